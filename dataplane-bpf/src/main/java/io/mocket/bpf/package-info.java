@@ -1,0 +1,2 @@
+/** BPF C programs and Java FFM bindings to libbpf (filled by the node agent work). */
+package io.mocket.bpf;

@@ -1,0 +1,2 @@
+/** Multi-node tests on real kernels. */
+package io.mocket.it;
