@@ -1,0 +1,116 @@
+package io.mocket.controlplane.bench;
+
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.stub.StreamObserver;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A separate process of many ztunnel-like delta clients, so that the control plane's heap can be
+ * measured without the clients in it. Each client has its own connection and one ADS stream that
+ * subscribes (wildcard) to Address and Authorization and ACKs every response at once.
+ *
+ * <p>Reports on stdout, one line per event, for {@link XdsScaleBenchmark}:
+ * {@code SYNCED <client> <nanos from stream start to full initial state>}, {@code ALL_SYNCED},
+ * {@code BYTES <total response bytes received since the last MARK>} after each {@code MARK} read on stdin,
+ * and exits on {@code STOP}.
+ *
+ * <p>Usage: {@code DeltaClientSwarm <host> <port> <clients>}
+ */
+public final class DeltaClientSwarm {
+    static final String ADDRESS = "type.googleapis.com/istio.workload.Address";
+    static final String AUTHORIZATION = "type.googleapis.com/istio.security.Authorization";
+
+    public static void main(String[] args) throws Exception {
+        String host = args[0];
+        int port = Integer.parseInt(args[1]);
+        int clients = Integer.parseInt(args[2]);
+        PrintStream out = System.out;
+        EventLoopGroup loop = new NioEventLoopGroup(2);
+        AtomicLong bytes = new AtomicLong();
+        CountDownLatch synced = new CountDownLatch(clients);
+        List<ManagedChannel> channels = new ArrayList<>();
+        for (int i = 0; i < clients; i++) {
+            ManagedChannel ch = NettyChannelBuilder.forAddress(host, port)
+                    .eventLoopGroup(loop).channelType(NioSocketChannel.class)
+                    .usePlaintext().maxInboundMessageSize(256 << 20).build();
+            channels.add(ch);
+            startClient(i, ch, bytes, synced, out);
+            if (i % 50 == 49) {
+                Thread.sleep(20); // spread connection setup so the server sees a realistic ramp
+            }
+        }
+        if (!synced.await(10, TimeUnit.MINUTES)) {
+            out.println("ERROR not all clients synced");
+        }
+        out.println("ALL_SYNCED");
+        out.flush();
+        java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+        for (String line; (line = in.readLine()) != null; ) {
+            if (line.equals("MARK")) {
+                out.println("BYTES " + bytes.getAndSet(0));
+                out.flush();
+            } else if (line.equals("STOP")) {
+                break;
+            }
+        }
+        channels.forEach(ManagedChannel::shutdownNow);
+        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+
+    private static void startClient(int id, ManagedChannel ch, AtomicLong bytes, CountDownLatch synced, PrintStream out) {
+        Node node = Node.newBuilder().setId("ztunnel~10.0." + (id / 250) + "." + (id % 250) + "~ztunnel-" + id
+                + ".istio-system~istio-system.svc.cluster.local").build();
+        long start = System.nanoTime();
+        var stub = AggregatedDiscoveryServiceGrpc.newStub(ch);
+        StreamObserver<DeltaDiscoveryRequest>[] requests = new StreamObserver[1];
+        boolean[] got = new boolean[2];
+        requests[0] = stub.deltaAggregatedResources(new StreamObserver<>() {
+            @Override
+            public void onNext(DeltaDiscoveryResponse r) {
+                bytes.addAndGet(r.getSerializedSize());
+                synchronized (got) {
+                    requests[0].onNext(DeltaDiscoveryRequest.newBuilder().setTypeUrl(r.getTypeUrl())
+                            .setResponseNonce(r.getNonce()).build());
+                    int t = r.getTypeUrl().equals(ADDRESS) ? 0 : 1;
+                    if (!got[t]) {
+                        got[t] = true;
+                        if (got[0] && got[1]) {
+                            synchronized (out) {
+                                out.println("SYNCED " + id + " " + (System.nanoTime() - start));
+                            }
+                            synced.countDown();
+                        }
+                    }
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                synchronized (out) {
+                    out.println("ERROR client " + id + ": " + t);
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+            }
+        });
+        synchronized (got) {
+            requests[0].onNext(DeltaDiscoveryRequest.newBuilder().setNode(node).setTypeUrl(ADDRESS).build());
+            requests[0].onNext(DeltaDiscoveryRequest.newBuilder().setNode(node).setTypeUrl(AUTHORIZATION).build());
+        }
+    }
+}
