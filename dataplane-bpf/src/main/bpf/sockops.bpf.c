@@ -10,24 +10,30 @@
 #include "revnat.h"
 #include "connection.h"
 
+/*
+ * Reads a context field where it stands. Without the barrier clang may merge the loads of both branches
+ * into one load through a computed ctx pointer, which the verifier rejects ("modified ctx ptr").
+ */
+#define MK_CTX_READ(field) ({ __u32 __v = (field); asm volatile("" : "+r"(__v)); __v; })
+
 static __always_inline void mk_sock_addrs(struct bpf_sock_ops *skops, struct mk_connection *conn)
 {
-	if (skops->family == 2 /* AF_INET */) {
-		mk_addr_from_v4(conn->local_addr, skops->local_ip4);
-		mk_addr_from_v4(conn->remote_addr, skops->remote_ip4);
+	if (MK_CTX_READ(skops->family) == 2 /* AF_INET */) {
+		mk_addr_from_v4(conn->local_addr, MK_CTX_READ(skops->local_ip4));
+		mk_addr_from_v4(conn->remote_addr, MK_CTX_READ(skops->remote_ip4));
 	} else {
-		conn->local_addr[0] = skops->local_ip6[0];
-		conn->local_addr[1] = skops->local_ip6[1];
-		conn->local_addr[2] = skops->local_ip6[2];
-		conn->local_addr[3] = skops->local_ip6[3];
-		conn->remote_addr[0] = skops->remote_ip6[0];
-		conn->remote_addr[1] = skops->remote_ip6[1];
-		conn->remote_addr[2] = skops->remote_ip6[2];
-		conn->remote_addr[3] = skops->remote_ip6[3];
+		conn->local_addr[0] = MK_CTX_READ(skops->local_ip6[0]);
+		conn->local_addr[1] = MK_CTX_READ(skops->local_ip6[1]);
+		conn->local_addr[2] = MK_CTX_READ(skops->local_ip6[2]);
+		conn->local_addr[3] = MK_CTX_READ(skops->local_ip6[3]);
+		conn->remote_addr[0] = MK_CTX_READ(skops->remote_ip6[0]);
+		conn->remote_addr[1] = MK_CTX_READ(skops->remote_ip6[1]);
+		conn->remote_addr[2] = MK_CTX_READ(skops->remote_ip6[2]);
+		conn->remote_addr[3] = MK_CTX_READ(skops->remote_ip6[3]);
 	}
 	/* remote_port is a 32-bit value in network order, local_port is in host order. */
-	conn->remote_port = bpf_htons((__u16)bpf_ntohl(skops->remote_port));
-	conn->local_port = bpf_htons((__u16)skops->local_port);
+	conn->remote_port = bpf_htons((__u16)bpf_ntohl(MK_CTX_READ(skops->remote_port)));
+	conn->local_port = bpf_htons((__u16)MK_CTX_READ(skops->local_port));
 }
 
 /* The service of the VIP this socket dialled, found through the entry connect left. */

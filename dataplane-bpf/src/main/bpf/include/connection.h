@@ -15,8 +15,8 @@
 struct mk_connection {
 	__u64 opened_ns;	/* bpf_ktime_get_ns at establishment */
 	__u64 closed_ns;	/* 0 while open */
-	__u64 bytes_sent;	/* bytes acknowledged by the peer */
-	__u64 bytes_received;
+	__u64 bytes_sent;	/* tcpi_bytes_acked: sequence space, so SYN and FIN count 1 each */
+	__u64 bytes_received;	/* tcpi_bytes_received: the peer's FIN counts 1 */
 	__u32 local_addr[4];	/* 16-byte form */
 	__u32 remote_addr[4];	/* 16-byte form; the backend for a VIP connection */
 	__u16 local_port;	/* network order */

@@ -19,8 +19,9 @@ import java.net.InetSocketAddress;
  *
  * @param openedNanos    CLOCK_MONOTONIC (bpf_ktime_get_ns) at establishment
  * @param closedNanos    CLOCK_MONOTONIC at the move to CLOSE, 0 while open
- * @param bytesSent      payload bytes the peer acknowledged (tcpi_bytes_acked)
- * @param bytesReceived  payload bytes received (tcpi_bytes_received)
+ * @param bytesSent      octets the peer acknowledged (tcpi_bytes_acked): the kernel counts sequence space,
+ *                       so this is the payload plus 1 for our SYN (active side) and 1 for our FIN once acked
+ * @param bytesReceived  octets received (tcpi_bytes_received): payload plus 1 for the peer's FIN
  * @param remote         the peer; for a VIP connection the backend, not the VIP
  * @param serviceId      the service of the VIP dialled, 0 if the socket did not dial a VIP
  * @param tcpState       the last kernel TCP state seen (1 ESTABLISHED ... 7 CLOSE)
