@@ -73,10 +73,13 @@ public final class BpfException extends RuntimeException {
                     ? "the path is not on a bpffs mount (mount -t bpf bpf /sys/fs/bpf) or names the wrong kind of object"
                     : call.contains("attach")
                     ? "the target is not a cgroup v2 directory (mount -t cgroup2 none <dir>) or the program type does not fit"
-                    : "the kernel rejected the arguments; a pinned map from another Mocket version has a different"
-                            + " layout: remove the pins and restart";
+                    : "the kernel rejected a map or program: the pin root may not be on bpffs (mount -t bpf bpf"
+                            + " /sys/fs/bpf), or a map pinned by another Mocket version has another layout (remove"
+                            + " the pins and restart)";
             case EEXIST -> pin ? "something is already pinned at that path: unpin it or adopt it" : null;
-            case EBADF -> "the fd is closed: the object was used after close()";
+            case EBADF -> call.contains("attach")
+                    ? "the target is not a cgroup v2 directory: mount -t cgroup2 none <dir> and attach to a directory in it"
+                    : "the fd is closed: the object was used after close()";
             case ENOMEM -> "memlock or memory cgroup limit reached: raise RLIMIT_MEMLOCK (kernels before 5.11) or"
                     + " the agent's memory limit";
             case E2BIG -> "the map is full (max_entries reached)";

@@ -64,6 +64,7 @@ public final class SocketLoadBalancer implements AutoCloseable {
      * @throws IllegalStateException when the packaged objects do not match this build's layouts
      */
     public static SocketLoadBalancer load(Libbpf libbpf, Path pinDir) {
+        requireBpffs(pinDir);
         try {
             Files.createDirectories(pinDir);
         } catch (IOException e) {
@@ -94,6 +95,17 @@ public final class SocketLoadBalancer implements AutoCloseable {
         } catch (RuntimeException e) {
             objects.forEach(BpfObject::close);
             throw e;
+        }
+    }
+
+    /** Fails early, with the mount command, when pins could not be created (libbpf would only say EINVAL). */
+    private static void requireBpffs(Path pinDir) {
+        HostCheck check = HostCheck.ofThisHost(null);
+        String fsType = check.mountOf(pinDir).map(HostCheck.Mount::fsType).orElse("nothing");
+        if (!fsType.equals("bpf")) {
+            throw new BpfException("pin", pinDir.toString(), Errno.EINVAL.number(),
+                    "pin directory " + pinDir + " is on " + fsType + ", not on bpffs: mount -t bpf bpf "
+                            + (pinDir.startsWith("/sys/fs/bpf") ? "/sys/fs/bpf" : "<a directory above it>"), null);
         }
     }
 

@@ -14,6 +14,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -251,15 +253,26 @@ class SocketLoadBalancerTest {
     void replacingBackendsNeverLeavesTheServiceEmpty() throws Exception {
         EndpointValue a = new EndpointValue(BACKEND_A, 8080);
         EndpointValue b = new EndpointValue(BACKEND_B, 8080);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger flips = new AtomicInteger();
         Thread flipper = Thread.ofPlatform().start(() -> {
-            // Bounded: 200 switches, alternating between two disjoint sets.
-            for (int i = 0; i < 200; i++) {
+            // Switches between two disjoint sets for as long as the client dials; bounded in count and time.
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            for (int i = 0; i < 100_000 && !stop.get() && System.nanoTime() < deadline; i++) {
                 lb.maps().replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY,
                         List.of(List.of(i % 2 == 0 ? a : b)));
+                flips.incrementAndGet();
             }
         });
-        String r = client.call("tcp-loop 4 198.51.100.10 80 300", Duration.ofSeconds(90));
-        flipper.join(30_000);
+        String r;
+        try {
+            r = client.call("tcp-loop 4 198.51.100.10 80 300", Duration.ofSeconds(90));
+        } finally {
+            stop.set(true);
+            flipper.join(30_000);
+        }
+        assertTrue(flips.get() > 10, "the set changed while the client dialled: " + flips.get() + " switches");
+        assertTrue(r.contains("192.0.2.2:8080=") && r.contains("192.0.2.3:8080="), "both sets served: " + r);
         expectOk(r);
         assertTrue(r.endsWith("errors={}"), "no connect failed while the backend set changed: " + r);
 
