@@ -235,6 +235,25 @@ class SocketLoadBalancerTest {
                 "reverse NAT entry of a closed socket is gone");
     }
 
+    @Test
+    @Order(10)
+    void sockopsAttributesIpv6AndMappedConnectionsToTheirService() throws Exception {
+        String r6 = client.call("tcp 6 2001:db8:100::10 80 10");
+        expectOk(r6);
+        ConnectionMetrics m6 = awaitClosed(Long.parseUnsignedLong(field(r6, "cookie")));
+        assertEquals(SVC_TCP6, m6.serviceId(), m6.toString());
+        assertEquals(new InetSocketAddress(ip("2001:db8:1::2"), 8080), m6.remote(), m6.toString());
+        assertEquals(ip("2001:db8:1::1"), m6.local().getAddress(), m6.toString());
+
+        // A dual-stack socket on an IPv4 VIP: the kernel keeps the mapped form, the metrics show IPv4.
+        String mapped = client.call("tcp 6 198.51.100.10 80 10");
+        expectOk(mapped);
+        ConnectionMetrics mm = awaitClosed(Long.parseUnsignedLong(field(mapped, "cookie")));
+        assertEquals(SVC_TCP, mm.serviceId(), mm.toString());
+        assertEquals(ip("192.0.2.1"), mm.local().getAddress(), mm.toString());
+        assertEquals(8080, mm.remote().getPort(), mm.toString());
+    }
+
     private ConnectionMetrics awaitClosed(long cookie) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         Optional<ConnectionMetrics> m = Optional.empty();
