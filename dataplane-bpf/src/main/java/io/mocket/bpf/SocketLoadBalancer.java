@@ -146,7 +146,7 @@ public final class SocketLoadBalancer implements AutoCloseable {
     /**
      * Attaches every program to a cgroup2 directory. A link already pinned for a program is adopted and
      * switched to the program just loaded (no moment without a program); otherwise a new link is created
-     * and pinned.
+     * and pinned. Pinned links of programs this version does not have are detached and unpinned.
      *
      * @throws IllegalStateException if a pinned link is attached to another cgroup
      */
@@ -181,6 +181,23 @@ public final class SocketLoadBalancer implements AutoCloseable {
             }
         } finally {
             Libc.close(cgroupFd);
+        }
+        detachRetiredLinks();
+    }
+
+    /**
+     * Detaches pinned links of programs this version no longer has (renamed or dropped in an upgrade):
+     * left attached, they would keep running beside the new programs.
+     */
+    private void detachRetiredLinks() {
+        List<String> current = programs().stream().map(BpfProgram::name).toList();
+        for (Path pin : list(pinDir.resolve(LINKS))) {
+            if (!current.contains(pin.getFileName().toString())) {
+                try (BpfLink retired = BpfLink.openPinned(libbpf, pin)) {
+                    retired.detach();
+                }
+                delete(pin);
+            }
         }
     }
 

@@ -319,6 +319,21 @@ class SocketLoadBalancerTest {
                     pinned.frontends().get(new FrontendKey(ip("198.51.100.10"), 80, L4Protocol.TCP)));
         }
 
+        // A program an older version attached under a name this version no longer has.
+        Path retiredPin = pinDir.resolve("links").resolve("mk_retired");
+        try (BpfObject old = BpfObject.open(libbpf, "recvmsg", SocketLoadBalancer.packagedObject("recvmsg"), pinDir)) {
+            old.load();
+            BpfProgram program = old.program("mk_recvmsg4");
+            int cgroupFd = Libc.openDirectory(host.cgroup.toString());
+            try (BpfLink link = new BpfLink(libbpf, "retired",
+                    libbpf.attachCgroup(program.handle(), program.name(), cgroupFd, host.cgroup.toString()))) {
+                link.pin(retiredPin);
+            } finally {
+                Libc.close(cgroupFd);
+            }
+            assertEquals(List.of(2), attachedCounts(List.of(program.attachType())), "old and current recvmsg4");
+        }
+
         // Restart: maps are reused with their contents, links switched to the new programs.
         lb = SocketLoadBalancer.load(libbpf, pinDir);
         lb.attach(host.cgroup);
@@ -329,6 +344,7 @@ class SocketLoadBalancerTest {
             assertNotEquals(before.get(i).programId(), after.get(i).programId(), "link runs the new program");
             assertEquals(SocketLoadBalancer.cgroupId(host.cgroup), after.get(i).cgroupId());
         }
+        assertFalse(Files.exists(retiredPin), "the retired program's link is removed");
         assertEquals(Optional.of(new FrontendValue(SVC_TCP)),
                 lb.maps().frontends().get(new FrontendKey(ip("198.51.100.10"), 80, L4Protocol.TCP)));
         expectOk(client.call("tcp 4 198.51.100.10 80 10"));
