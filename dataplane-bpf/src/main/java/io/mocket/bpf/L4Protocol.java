@@ -1,0 +1,28 @@
+package io.mocket.bpf;
+
+/** The transport protocols the socket load balancer rewrites, with their IP protocol numbers. */
+public enum L4Protocol {
+    TCP(6),
+    UDP(17);
+
+    private final int number;
+
+    L4Protocol(int number) {
+        this.number = number;
+    }
+
+    /** The IANA protocol number the kernel reports in {@code bpf_sock_addr.protocol}. */
+    public int number() {
+        return number;
+    }
+
+    /** The protocol of a number. */
+    public static L4Protocol of(int number) {
+        for (L4Protocol p : values()) {
+            if (p.number == number) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("not a balanced protocol: " + number);
+    }
+}

@@ -1,0 +1,169 @@
+package io.mocket.bpf;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The typed maps of the socket load balancer and the one write protocol that keeps them consistent for
+ * the programs reading them concurrently: {@link #replaceBackends} never shows a service with an empty or
+ * half-written backend set. Writes to one service must come from one thread (the agent's reconciler).
+ */
+public final class LoadBalancerMaps implements AutoCloseable {
+
+    public static final String FRONTEND = "mk_frontend";
+    public static final String SERVICE = "mk_service";
+    public static final String ENDPOINT = "mk_endpoint";
+    public static final String BACKEND = "mk_backend";
+    public static final String REVERSE_NAT = "mk_revnat";
+    public static final String CONNECTION = "mk_connection";
+
+    /** One map and the codecs of its key and value: the single place that pairs C maps with Java records. */
+    public record MapSpec(String mapName, BpfCodec<?> key, BpfCodec<?> value) {
+    }
+
+    /** Every map of the load balancer, in pin order. */
+    public static final List<MapSpec> SPECS = List.of(
+            new MapSpec(FRONTEND, FrontendKey.CODEC, FrontendValue.CODEC),
+            new MapSpec(SERVICE, ServiceKey.CODEC, ServiceValue.CODEC),
+            new MapSpec(ENDPOINT, EndpointKey.CODEC, EndpointValue.CODEC),
+            new MapSpec(BACKEND, BackendKey.CODEC, BackendValue.CODEC),
+            new MapSpec(REVERSE_NAT, ReverseNatKey.CODEC, ReverseNatValue.CODEC),
+            new MapSpec(CONNECTION, ConnectionKey.CODEC, ConnectionMetrics.CODEC));
+
+    private final List<BpfMap> owned;
+    private final TypedMap<FrontendKey, FrontendValue> frontends;
+    private final TypedMap<ServiceKey, ServiceValue> services;
+    private final TypedMap<EndpointKey, EndpointValue> endpoints;
+    private final TypedMap<BackendKey, BackendValue> backends;
+    private final TypedMap<ReverseNatKey, ReverseNatValue> reverseNat;
+    private final TypedMap<ConnectionKey, ConnectionMetrics> connections;
+
+    LoadBalancerMaps(Map<String, BpfMap> maps, List<BpfMap> owned) {
+        this.owned = List.copyOf(owned);
+        this.frontends = require(maps, FRONTEND).typed(FrontendKey.CODEC, FrontendValue.CODEC);
+        this.services = require(maps, SERVICE).typed(ServiceKey.CODEC, ServiceValue.CODEC);
+        this.endpoints = require(maps, ENDPOINT).typed(EndpointKey.CODEC, EndpointValue.CODEC);
+        this.backends = require(maps, BACKEND).typed(BackendKey.CODEC, BackendValue.CODEC);
+        this.reverseNat = require(maps, REVERSE_NAT).typed(ReverseNatKey.CODEC, ReverseNatValue.CODEC);
+        this.connections = require(maps, CONNECTION).typed(ConnectionKey.CODEC, ConnectionMetrics.CODEC);
+    }
+
+    /**
+     * Opens the maps pinned in a pin directory without loading any program (for a restarted agent that
+     * only reads, or for inspection tools). The returned object owns the fds.
+     */
+    public static LoadBalancerMaps openPinned(Libbpf libbpf, Path pinDir) {
+        Map<String, BpfMap> maps = new LinkedHashMap<>();
+        try {
+            for (MapSpec spec : SPECS) {
+                maps.put(spec.mapName(), BpfMap.openPinned(libbpf, pinDir.resolve(spec.mapName())));
+            }
+            return new LoadBalancerMaps(maps, new ArrayList<>(maps.values()));
+        } catch (RuntimeException e) {
+            maps.values().forEach(BpfMap::close);
+            throw e;
+        }
+    }
+
+    private static BpfMap require(Map<String, BpfMap> maps, String name) {
+        BpfMap map = maps.get(name);
+        if (map == null) {
+            throw new IllegalStateException("map " + name + " is missing from the loaded BPF objects");
+        }
+        return map;
+    }
+
+    /** VIP, port and protocol to service id. */
+    public TypedMap<FrontendKey, FrontendValue> frontends() {
+        return frontends;
+    }
+
+    /** Service id to revision, counts per priority and policy. */
+    public TypedMap<ServiceKey, ServiceValue> services() {
+        return services;
+    }
+
+    /** Slot of a service revision to backend id and target port. */
+    public TypedMap<EndpointKey, EndpointValue> endpoints() {
+        return endpoints;
+    }
+
+    /** Backend id to address. */
+    public TypedMap<BackendKey, BackendValue> backends() {
+        return backends;
+    }
+
+    /** Socket cookie and backend to the VIP dialled (written by the programs). */
+    public TypedMap<ReverseNatKey, ReverseNatValue> reverseNat() {
+        return reverseNat;
+    }
+
+    /** Socket cookie to connection metrics (written by sockops). */
+    public TypedMap<ConnectionKey, ConnectionMetrics> connections() {
+        return connections;
+    }
+
+    /**
+     * Replaces the backend set of a service in the order that keeps every connect answered:
+     * (1) write all slots of a new revision, (2) switch the service entry to it in one update,
+     * (3) delete the slots of the old revision. A program that raced with (3) reads the service again.
+     * An empty set is allowed and makes the VIP refuse connections.
+     *
+     * @param byPriority backends per locality priority, index 0 the most local, at most
+     *                   {@link ServiceValue#PRIORITIES} lists
+     * @return the service entry now in force
+     */
+    public ServiceValue replaceBackends(int serviceId, LbMode lbMode, HealthPolicy healthPolicy,
+                                        List<List<EndpointValue>> byPriority) {
+        if (byPriority.size() > ServiceValue.PRIORITIES) {
+            throw new IllegalArgumentException("at most " + ServiceValue.PRIORITIES + " priorities, got "
+                    + byPriority.size());
+        }
+        ServiceKey key = new ServiceKey(serviceId);
+        Optional<ServiceValue> old = services.get(key);
+        int revision = old.map(v -> v.revision() + 1).orElse(1);
+
+        Map<EndpointKey, EndpointValue> slots = new LinkedHashMap<>();
+        List<Integer> counts = new ArrayList<>(ServiceValue.PRIORITIES);
+        for (int prio = 0; prio < ServiceValue.PRIORITIES; prio++) {
+            List<EndpointValue> backendsAtPrio = prio < byPriority.size() ? byPriority.get(prio) : List.of();
+            for (int slot = 0; slot < backendsAtPrio.size(); slot++) {
+                slots.put(new EndpointKey(serviceId, revision, prio, slot), backendsAtPrio.get(slot));
+            }
+            counts.add(backendsAtPrio.size());
+        }
+        endpoints.putAll(slots);
+        ServiceValue next = new ServiceValue(revision, counts, lbMode, healthPolicy);
+        services.put(key, next);
+        old.ifPresent(o -> endpoints.removeAll(slotKeys(serviceId, o)));
+        return next;
+    }
+
+    /** Removes a service entry and its slots (frontends pointing at it then refuse, so remove those first). */
+    public void removeService(int serviceId) {
+        ServiceKey key = new ServiceKey(serviceId);
+        Optional<ServiceValue> old = services.get(key);
+        services.remove(key);
+        old.ifPresent(o -> endpoints.removeAll(slotKeys(serviceId, o)));
+    }
+
+    private static List<EndpointKey> slotKeys(int serviceId, ServiceValue value) {
+        List<EndpointKey> keys = new ArrayList<>();
+        for (int prio = 0; prio < ServiceValue.PRIORITIES; prio++) {
+            for (int slot = 0; slot < value.counts().get(prio); slot++) {
+                keys.add(new EndpointKey(serviceId, value.revision(), prio, slot));
+            }
+        }
+        return keys;
+    }
+
+    /** Releases the fds this object owns (only when opened from pins). */
+    @Override
+    public void close() {
+        owned.forEach(BpfMap::close);
+    }
+}

@@ -1,0 +1,397 @@
+package io.mocket.bpf;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Real traffic through the loaded programs: a client process in a test namespace and cgroup dials VIPs
+ * that exist nowhere but in the BPF maps; servers in a second namespace say which backend answered.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SocketLoadBalancerTest {
+
+    private static final int BACKEND_A = 1;      // 192.0.2.2
+    private static final int BACKEND_B = 2;      // 192.0.2.3
+    private static final int BACKEND_A6 = 3;     // 2001:db8:1::2
+    private static final int SVC_TCP = 10;       // 198.51.100.10:80 -> A, B :8080
+    private static final int SVC_EMPTY = 11;     // 198.51.100.11:80 -> nothing
+    private static final int SVC_TCP6 = 12;      // [2001:db8:100::10]:80 -> A6:8080
+    private static final int SVC_DNS = 13;       // 198.51.100.10:53/udp -> A:5353
+    private static final int SVC_DNS6 = 14;      // [2001:db8:100::10]:53/udp -> A6:5353
+    private static final int SVC_FAILOVER = 15;  // 198.51.100.15:80, priority 0 empty, 1 -> B
+    private static final int SVC_STRICT = 16;    // 198.51.100.16:80, priority 0 empty, 1 -> A
+
+    private KernelTestHost host;
+    private Libbpf libbpf;
+    private Path pinDir;
+    private SocketLoadBalancer lb;
+    private KernelTestHost.Probe client;
+
+    @BeforeAll
+    void setUp() throws Exception {
+        host = KernelTestHost.create(true);
+        try {
+            libbpf = Libbpf.load();
+            pinDir = SocketLoadBalancer.pinDirectory(host.bpffs.resolve("mocket"), "node-a");
+            lb = SocketLoadBalancer.load(libbpf, pinDir);
+            lb.attach(host.cgroup);
+            configure(lb.maps());
+            KernelTestHost.Probe server = host.startServer();
+            for (String a : List.of("192.0.2.2", "192.0.2.3", "2001:db8:1::2")) {
+                expectOk(server.call("serve-tcp " + a + " 8080"));
+                expectOk(server.call("serve-udp " + a + " 5353"));
+            }
+            client = host.startClient();
+        } catch (RuntimeException | Error e) {
+            tearDown();
+            throw e;
+        }
+    }
+
+    @AfterAll
+    void tearDown() {
+        try {
+            if (lb != null) {
+                lb.detachAndUnpin();
+            }
+        } finally {
+            host.close();
+        }
+        assertFalse(KernelTestHost.runQuietly("ip", "netns", "list").contains(host.id), "namespaces left behind");
+        assertFalse(Files.exists(host.workDir), "work directory left behind: " + host.workDir);
+    }
+
+    private static void configure(LoadBalancerMaps maps) throws Exception {
+        maps.backends().put(new BackendKey(BACKEND_A), new BackendValue(ip("192.0.2.2"), true));
+        maps.backends().put(new BackendKey(BACKEND_B), new BackendValue(ip("192.0.2.3"), true));
+        maps.backends().put(new BackendKey(BACKEND_A6), new BackendValue(ip("2001:db8:1::2"), true));
+        EndpointValue a = new EndpointValue(BACKEND_A, 8080);
+        EndpointValue b = new EndpointValue(BACKEND_B, 8080);
+        maps.replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY, List.of(List.of(a, b)));
+        maps.replaceBackends(SVC_EMPTY, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY, List.of());
+        maps.replaceBackends(SVC_TCP6, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY,
+                List.of(List.of(new EndpointValue(BACKEND_A6, 8080))));
+        maps.replaceBackends(SVC_DNS, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY,
+                List.of(List.of(new EndpointValue(BACKEND_A, 5353))));
+        maps.replaceBackends(SVC_DNS6, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY,
+                List.of(List.of(new EndpointValue(BACKEND_A6, 5353))));
+        maps.replaceBackends(SVC_FAILOVER, LbMode.FAILOVER, HealthPolicy.ONLY_HEALTHY, List.of(List.of(), List.of(b)));
+        maps.replaceBackends(SVC_STRICT, LbMode.STRICT, HealthPolicy.ONLY_HEALTHY, List.of(List.of(), List.of(a)));
+        frontend(maps, "198.51.100.10", 80, L4Protocol.TCP, SVC_TCP);
+        frontend(maps, "198.51.100.11", 80, L4Protocol.TCP, SVC_EMPTY);
+        frontend(maps, "2001:db8:100::10", 80, L4Protocol.TCP, SVC_TCP6);
+        frontend(maps, "198.51.100.10", 53, L4Protocol.UDP, SVC_DNS);
+        frontend(maps, "2001:db8:100::10", 53, L4Protocol.UDP, SVC_DNS6);
+        frontend(maps, "198.51.100.15", 80, L4Protocol.TCP, SVC_FAILOVER);
+        frontend(maps, "198.51.100.16", 80, L4Protocol.TCP, SVC_STRICT);
+    }
+
+    private static void frontend(LoadBalancerMaps maps, String vip, int port, L4Protocol proto, int service)
+            throws Exception {
+        maps.frontends().put(new FrontendKey(ip(vip), port, proto), new FrontendValue(service));
+    }
+
+    @Test
+    @Order(1)
+    void connect4SendsTheVipToABackendAndGetpeernameShowsTheVip() {
+        String r = client.call("tcp 4 198.51.100.10 80 1000");
+        expectOk(r);
+        assertEquals("4/198.51.100.10/80", field(r, "peer"), r);
+        assertTrue(field(r, "backend").matches("192\\.0\\.2\\.[23]:8080"), r);
+        assertEquals("1000", field(r, "echoed"), r);
+    }
+
+    @Test
+    @Order(2)
+    void backendsAreChosenAtRandom() {
+        String r = client.call("tcp-loop 4 198.51.100.10 80 40");
+        expectOk(r);
+        assertTrue(r.contains("192.0.2.2:8080=") && r.contains("192.0.2.3:8080="), "both backends used: " + r);
+        assertTrue(r.endsWith("errors={}"), r);
+    }
+
+    @Test
+    @Order(3)
+    void aVipWithoutBackendsRefusesTheConnection() {
+        assertEquals("ECONNREFUSED", errno(client.call("tcp 4 198.51.100.11 80 10")));
+        assertEquals("ECONNREFUSED", errno(client.call("tcp 6 198.51.100.11 80 10")));
+    }
+
+    @Test
+    @Order(4)
+    void anAddressThatIsNoVipIsLeftAloneAndGoesNowhere() {
+        // The client namespace has no route to the VIP range: an unrewritten connect cannot leave it.
+        assertEquals("ENETUNREACH", errno(client.call("tcp 4 198.51.100.99 80 10")));
+        assertEquals("ENETUNREACH", errno(client.call("tcp 4 198.51.100.10 81 10")));
+    }
+
+    @Test
+    @Order(5)
+    void connect6TreatsIpv4MappedDestinationsAsIpv4() {
+        String r = client.call("tcp 6 198.51.100.10 80 100");
+        expectOk(r);
+        assertEquals("6/::ffff:198.51.100.10/80", field(r, "peer"), r);
+        assertTrue(field(r, "backend").matches("192\\.0\\.2\\.[23]:8080"), r);
+
+        // java.net.Socket dials an IPv4 address through a dual-stack AF_INET6 socket.
+        String j = client.call("java-tcp 198.51.100.10 80");
+        expectOk(j);
+        assertTrue(field(j, "backend").matches("192\\.0\\.2\\.[23]:8080"), j);
+    }
+
+    @Test
+    @Order(6)
+    void connect6BalancesIpv6Vips() {
+        String r = client.call("tcp 6 2001:db8:100::10 80 100");
+        expectOk(r);
+        assertEquals("6/2001:db8:100:0:0:0:0:10/80", field(r, "peer"), r);
+        assertEquals("2001:db8:1:0:0:0:0:2:8080", field(r, "backend"), r);
+    }
+
+    @Test
+    @Order(7)
+    void unconnectedUdpRepliesAppearToComeFromTheVip() {
+        String r4 = client.call("udp 4 198.51.100.10 53 query4");
+        expectOk(r4);
+        assertEquals("4/198.51.100.10/53", field(r4, "from"), r4);
+        assertEquals("192.0.2.2:5353|query4", field(r4, "reply"), r4);
+
+        String mapped = client.call("udp 6 198.51.100.10 53 querym");
+        expectOk(mapped);
+        assertEquals("6/::ffff:198.51.100.10/53", field(mapped, "from"), mapped);
+        assertEquals("192.0.2.2:5353|querym", field(mapped, "reply"), mapped);
+
+        String r6 = client.call("udp 6 2001:db8:100::10 53 query6");
+        expectOk(r6);
+        assertEquals("6/2001:db8:100:0:0:0:0:10/53", field(r6, "from"), r6);
+        assertEquals("2001:db8:1:0:0:0:0:2:5353|query6", field(r6, "reply"), r6);
+    }
+
+    @Test
+    @Order(8)
+    void connectedUdpGoesToTheBackendAndGetpeernameShowsTheVip() {
+        String r = client.call("udp-connected 4 198.51.100.10 53 hello");
+        expectOk(r);
+        assertEquals("4/198.51.100.10/53", field(r, "peer"), r);
+        assertEquals("192.0.2.2:5353|hello", field(r, "reply"), r);
+    }
+
+    @Test
+    @Order(9)
+    void localityFailoverUsesTheNextPriorityAndStrictRefuses() {
+        String failover = client.call("tcp 4 198.51.100.15 80 10");
+        expectOk(failover);
+        assertEquals("192.0.2.3:8080", field(failover, "backend"), failover);
+        assertEquals("ECONNREFUSED", errno(client.call("tcp 4 198.51.100.16 80 10")));
+    }
+
+    @Test
+    @Order(10)
+    void sockopsCountsTheBytesOfAConnection() throws Exception {
+        int bytes = 100_000;
+        String r = client.call("tcp 4 198.51.100.10 80 " + bytes);
+        expectOk(r);
+        long cookie = Long.parseUnsignedLong(field(r, "cookie"));
+        String backend = field(r, "backend");
+        int greeting = backend.length() + 1;
+
+        ConnectionMetrics m = awaitClosed(cookie);
+        assertEquals(ConnectionMetrics.Direction.ACTIVE, m.direction(), m.toString());
+        assertEquals(SVC_TCP, m.serviceId(), m.toString());
+        assertEquals(new InetSocketAddress(ip(backend.substring(0, backend.indexOf(':'))), 8080), m.remote(),
+                m.toString());
+        assertEquals(ip("192.0.2.1"), m.local().getAddress(), m.toString());
+        // The counters are the kernel's sequence-space octets: payload plus one for a SYN and one for
+        // each FIN once acknowledged. We send the payload; we receive the greeting and the echo.
+        assertTrue(m.bytesSent() >= bytes && m.bytesSent() <= bytes + 2, m.toString());
+        assertTrue(m.bytesReceived() >= bytes + greeting && m.bytesReceived() <= bytes + greeting + 1, m.toString());
+        assertTrue(m.closedNanos() >= m.openedNanos(), m.toString());
+        // Closing removed the socket's reverse NAT entry.
+        assertTrue(lb.maps().reverseNat().keys().stream().noneMatch(k -> k.cookie() == cookie),
+                "reverse NAT entry of a closed socket is gone");
+    }
+
+    @Test
+    @Order(10)
+    void sockopsAttributesIpv6AndMappedConnectionsToTheirService() throws Exception {
+        String r6 = client.call("tcp 6 2001:db8:100::10 80 10");
+        expectOk(r6);
+        ConnectionMetrics m6 = awaitClosed(Long.parseUnsignedLong(field(r6, "cookie")));
+        assertEquals(SVC_TCP6, m6.serviceId(), m6.toString());
+        assertEquals(new InetSocketAddress(ip("2001:db8:1::2"), 8080), m6.remote(), m6.toString());
+        assertEquals(ip("2001:db8:1::1"), m6.local().getAddress(), m6.toString());
+
+        // A dual-stack socket on an IPv4 VIP: the kernel keeps the mapped form, the metrics show IPv4.
+        String mapped = client.call("tcp 6 198.51.100.10 80 10");
+        expectOk(mapped);
+        ConnectionMetrics mm = awaitClosed(Long.parseUnsignedLong(field(mapped, "cookie")));
+        assertEquals(SVC_TCP, mm.serviceId(), mm.toString());
+        assertEquals(ip("192.0.2.1"), mm.local().getAddress(), mm.toString());
+        assertEquals(8080, mm.remote().getPort(), mm.toString());
+    }
+
+    private ConnectionMetrics awaitClosed(long cookie) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        Optional<ConnectionMetrics> m = Optional.empty();
+        while (System.nanoTime() < deadline) {
+            m = lb.maps().connections().get(new ConnectionKey(cookie));
+            if (m.isPresent() && m.get().closed()) {
+                return m.get();
+            }
+            Thread.sleep(50);
+        }
+        return fail("connection " + cookie + " not closed in the metrics map: " + m);
+    }
+
+    @Test
+    @Order(11)
+    void replacingBackendsNeverLeavesTheServiceEmpty() throws Exception {
+        EndpointValue a = new EndpointValue(BACKEND_A, 8080);
+        EndpointValue b = new EndpointValue(BACKEND_B, 8080);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger flips = new AtomicInteger();
+        Thread flipper = Thread.ofPlatform().start(() -> {
+            // Switches between two disjoint sets for as long as the client dials; bounded in count and time.
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            for (int i = 0; i < 100_000 && !stop.get() && System.nanoTime() < deadline; i++) {
+                lb.maps().replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY,
+                        List.of(List.of(i % 2 == 0 ? a : b)));
+                flips.incrementAndGet();
+            }
+        });
+        String r;
+        try {
+            r = client.call("tcp-loop 4 198.51.100.10 80 300", Duration.ofSeconds(90));
+        } finally {
+            stop.set(true);
+            flipper.join(30_000);
+        }
+        assertTrue(flips.get() > 10, "the set changed while the client dialled: " + flips.get() + " switches");
+        assertTrue(r.contains("192.0.2.2:8080=") && r.contains("192.0.2.3:8080="), "both sets served: " + r);
+        expectOk(r);
+        assertTrue(r.endsWith("errors={}"), "no connect failed while the backend set changed: " + r);
+
+        ServiceValue now = lb.maps().services().get(new ServiceKey(SVC_TCP)).orElseThrow();
+        Map<EndpointKey, EndpointValue> slots = lb.maps().endpoints().entries();
+        long slotsOfService = slots.keySet().stream().filter(k -> k.serviceId() == SVC_TCP).count();
+        assertEquals(1, slotsOfService, "old revisions' slots are deleted: " + slots);
+        assertTrue(slots.containsKey(new EndpointKey(SVC_TCP, now.revision(), 0, 0)), slots.toString());
+
+        lb.maps().replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY, List.of(List.of(a, b)));
+    }
+
+    @Test
+    @Order(12)
+    void pinnedMapsAndLinksKeepServingWithoutTheAgentAndAreAdoptedOnRestart() throws Exception {
+        List<BpfLink.Info> before = lb.links().stream().map(BpfLink::info).toList();
+        lb.close(); // the agent goes away: no fd of ours holds a program, map or link now
+        lb = null;
+
+        String r = client.call("tcp 4 198.51.100.10 80 10");
+        expectOk(r);
+        assertEquals("4/198.51.100.10/80", field(r, "peer"), r);
+        try (LoadBalancerMaps pinned = LoadBalancerMaps.openPinned(libbpf, pinDir)) {
+            assertEquals(Optional.of(new FrontendValue(SVC_TCP)),
+                    pinned.frontends().get(new FrontendKey(ip("198.51.100.10"), 80, L4Protocol.TCP)));
+        }
+
+        // A program an older version attached under a name this version no longer has.
+        Path retiredPin = pinDir.resolve("links").resolve("mk_retired");
+        try (BpfObject old = BpfObject.open(libbpf, "recvmsg", SocketLoadBalancer.packagedObject("recvmsg"), pinDir)) {
+            old.load();
+            BpfProgram program = old.program("mk_recvmsg4");
+            int cgroupFd = Libc.openDirectory(host.cgroup.toString());
+            try (BpfLink link = new BpfLink(libbpf, "retired",
+                    libbpf.attachCgroup(program.handle(), program.name(), cgroupFd, host.cgroup.toString()))) {
+                link.pin(retiredPin);
+            } finally {
+                Libc.close(cgroupFd);
+            }
+            assertEquals(List.of(2), attachedCounts(List.of(program.attachType())), "old and current recvmsg4");
+        }
+
+        // Restart: maps are reused with their contents, links switched to the new programs.
+        lb = SocketLoadBalancer.load(libbpf, pinDir);
+        lb.attach(host.cgroup);
+        List<BpfLink.Info> after = lb.links().stream().map(BpfLink::info).toList();
+        assertEquals(before.stream().map(BpfLink.Info::id).toList(), after.stream().map(BpfLink.Info::id).toList(),
+                "the same links are adopted");
+        for (int i = 0; i < before.size(); i++) {
+            assertNotEquals(before.get(i).programId(), after.get(i).programId(), "link runs the new program");
+            assertEquals(SocketLoadBalancer.cgroupId(host.cgroup), after.get(i).cgroupId());
+        }
+        assertFalse(Files.exists(retiredPin), "the retired program's link is removed");
+        assertEquals(Optional.of(new FrontendValue(SVC_TCP)),
+                lb.maps().frontends().get(new FrontendKey(ip("198.51.100.10"), 80, L4Protocol.TCP)));
+        expectOk(client.call("tcp 4 198.51.100.10 80 10"));
+
+        // Removal detaches: the VIP is an unknown, unroutable address again.
+        List<Integer> attachTypes = lb.programs().stream().map(BpfProgram::attachType).toList();
+        assertEquals(9, attachTypes.stream().distinct().count(), "nine hooks: " + attachTypes);
+        assertEquals(List.of(1), attachedCounts(attachTypes).stream().distinct().toList(),
+                "every hook has exactly our program");
+        lb.detachAndUnpin();
+        lb = null;
+        assertFalse(Files.exists(pinDir), "pin directory removed");
+        assertEquals("ENETUNREACH", errno(client.call("tcp 4 198.51.100.10 80 10")));
+        assertEquals(List.of(0), attachedCounts(attachTypes).stream().distinct().toList(),
+                "nothing attached any more");
+    }
+
+    /** How many programs each attach type of the test cgroup has. */
+    private List<Integer> attachedCounts(List<Integer> attachTypes) {
+        int cgroupFd = Libc.openDirectory(host.cgroup.toString());
+        try {
+            return attachTypes.stream()
+                    .map(t -> libbpf.progQuery(cgroupFd, t, host.cgroup.toString()).length)
+                    .toList();
+        } finally {
+            Libc.close(cgroupFd);
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static InetAddress ip(String s) throws Exception {
+        return InetAddress.getByName(s);
+    }
+
+    private static void expectOk(String answer) {
+        assertTrue(answer.startsWith("ok"), answer);
+    }
+
+    private static String errno(String answer) {
+        assertTrue(answer.startsWith("err "), "expected an error, got: " + answer);
+        return answer.split(" ")[1];
+    }
+
+    private static String field(String answer, String name) {
+        Matcher m = Pattern.compile("(?:^| )" + name + "=(\\S*)").matcher(answer);
+        assertTrue(m.find(), "no " + name + " in: " + answer);
+        return m.group(1);
+    }
+}
