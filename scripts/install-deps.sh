@@ -5,15 +5,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# command -> Debian package
+# What must exist -> the Debian package that provides it.
 declare -A NEED=(
-  [mvn]=maven
-  [curl]=curl
-  [npm]=npm
+  [cmd:mvn]=maven
+  [cmd:curl]=curl
+  [cmd:npm]=npm
+  [cmd:python3]=python3
+  [cmd:clang]=clang                               # BPF programs (-target bpf)
+  [cmd:llvm-strip]=llvm
+  [file:/usr/include/bpf/libbpf.h]=libbpf-dev
+  [file:/usr/include/linux/bpf.h]=linux-libc-dev
+  [lib:libbpf.so.1]=libbpf1                       # loaded at run time through FFM
+  [cmd:ip]=iproute2                               # network namespaces in the data-path tests
 )
 missing=()
-for cmd in "${!NEED[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+for need in "${!NEED[@]}"; do
+  kind=${need%%:*} what=${need#*:}
+  case $kind in
+    cmd) command -v "$what" >/dev/null 2>&1 && continue ;;
+    file) [ -e "$what" ] && continue ;;
+    lib) ldconfig -p 2>/dev/null | grep -q "$what" && continue ;;
+  esac
+  missing+=("${NEED[$need]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
