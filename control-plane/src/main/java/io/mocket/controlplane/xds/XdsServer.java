@@ -21,15 +21,23 @@ public final class XdsServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(XdsServer.class);
 
     /**
-     * How the server listens.
+     * How the server listens. Keepalive and connection age follow istiod's defaults, so clients tuned
+     * for istiod are not sent away for pinging too often.
      *
      * @param bindAddress            address to bind, "0.0.0.0" for all IPv4 interfaces
      * @param port                   TCP port, 0 for an ephemeral one (tests)
      * @param shutdownGrace          how long {@link #close} waits for streams to end before cutting them
      * @param maxInboundMessageBytes largest request accepted; a reconnect's initial_resource_versions
      *                               lists every name the client holds
+     * @param keepAliveTime          idle time before the server pings a client; clients may ping every half of it
+     * @param keepAliveTimeout       how long an unanswered ping waits before the connection is dropped
+     * @param maxConnectionAge       age at which a connection is asked to go away, so clients spread over
+     *                               replicas; they reconnect cheaply with initial_resource_versions
+     * @param maxConnectionAgeGrace  how long open streams may continue after that request
      */
-    public record Settings(String bindAddress, int port, Duration shutdownGrace, int maxInboundMessageBytes) {
+    public record Settings(String bindAddress, int port, Duration shutdownGrace, int maxInboundMessageBytes,
+                           Duration keepAliveTime, Duration keepAliveTimeout, Duration maxConnectionAge,
+                           Duration maxConnectionAgeGrace) {
         public static final int DEFAULT_PORT = 15110;
 
         public Settings {
@@ -37,23 +45,36 @@ public final class XdsServer implements AutoCloseable {
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("xDS port " + port + " is out of range: use 0..65535 (0 = ephemeral)");
             }
-            Objects.requireNonNull(shutdownGrace, "shutdownGrace");
             if (maxInboundMessageBytes <= 0) {
                 throw new IllegalArgumentException("maxInboundMessageBytes must be positive, got " + maxInboundMessageBytes);
             }
+            positive("shutdownGrace", shutdownGrace);
+            positive("keepAliveTime", keepAliveTime);
+            positive("keepAliveTimeout", keepAliveTimeout);
+            positive("maxConnectionAge", maxConnectionAge);
+            positive("maxConnectionAgeGrace", maxConnectionAgeGrace);
         }
 
-        /** 0.0.0.0:15110, 10 s grace, 64 MiB requests. */
+        private static void positive(String name, Duration d) {
+            if (d == null || d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("xDS server setting " + name + " must be a positive duration, got " + d);
+            }
+        }
+
+        /** 0.0.0.0:15110, 10 s shutdown grace, 64 MiB requests, keepalive 30 s / 10 s, connection age 30 min + 10 s. */
         public static Settings defaults() {
-            return new Settings("0.0.0.0", DEFAULT_PORT, Duration.ofSeconds(10), 64 << 20);
+            return new Settings("0.0.0.0", DEFAULT_PORT, Duration.ofSeconds(10), 64 << 20, Duration.ofSeconds(30),
+                    Duration.ofSeconds(10), Duration.ofMinutes(30), Duration.ofSeconds(10));
         }
 
         public Settings withBindAddress(String address) {
-            return new Settings(address, port, shutdownGrace, maxInboundMessageBytes);
+            return new Settings(address, port, shutdownGrace, maxInboundMessageBytes, keepAliveTime, keepAliveTimeout,
+                    maxConnectionAge, maxConnectionAgeGrace);
         }
 
         public Settings withPort(int p) {
-            return new Settings(bindAddress, p, shutdownGrace, maxInboundMessageBytes);
+            return new Settings(bindAddress, p, shutdownGrace, maxInboundMessageBytes, keepAliveTime, keepAliveTimeout,
+                    maxConnectionAge, maxConnectionAgeGrace);
         }
     }
 
@@ -67,6 +88,11 @@ public final class XdsServer implements AutoCloseable {
         this.ads = Objects.requireNonNull(ads, "ads");
         this.server = NettyServerBuilder.forAddress(new InetSocketAddress(settings.bindAddress(), settings.port()))
                 .maxInboundMessageSize(settings.maxInboundMessageBytes())
+                .keepAliveTime(settings.keepAliveTime().toNanos(), TimeUnit.NANOSECONDS)
+                .keepAliveTimeout(settings.keepAliveTimeout().toNanos(), TimeUnit.NANOSECONDS)
+                .permitKeepAliveTime(settings.keepAliveTime().toNanos() / 2, TimeUnit.NANOSECONDS)
+                .maxConnectionAge(settings.maxConnectionAge().toNanos(), TimeUnit.NANOSECONDS)
+                .maxConnectionAgeGrace(settings.maxConnectionAgeGrace().toNanos(), TimeUnit.NANOSECONDS)
                 .addService(ads)
                 .addService(Objects.requireNonNull(index, "index"))
                 .addService(ProtoReflectionServiceV1.newInstance())
