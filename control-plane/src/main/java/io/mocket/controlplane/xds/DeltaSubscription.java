@@ -135,13 +135,22 @@ final class DeltaSubscription extends Subscription {
             if (sent != null) {
                 ResourceStore.Changes changes = store.changes(type, sent, cur);
                 for (XdsResource r : changes.send()) {
-                    if (Interest.matches(r, names, implied)) {
-                        out.put(r.name(), r);
-                        imply(r.name());
+                    if (!Interest.matches(r, names, implied)) {
+                        continue;
+                    }
+                    boolean newToClient = sent.get(type, r.name()) == null || !subscribed(r.name());
+                    out.put(r.name(), r);
+                    imply(r.name());
+                    if (newToClient && Interest.isService(r)) {
+                        // A service the client asked for before it existed (pods usually come first) brings its members.
+                        for (XdsResource w : Interest.membersOf(cur, r.name())) {
+                            out.put(w.name(), w);
+                            imply(w.name());
+                        }
                     }
                 }
                 for (String n : changes.remove()) {
-                    if ((names != null && names.contains(n)) || (implied != null && implied.contains(n))) {
+                    if (subscribed(n)) {
                         removed.add(n);
                     }
                 }
@@ -216,6 +225,10 @@ final class DeltaSubscription extends Subscription {
             return;
         }
         out.put(r.name(), r);
+    }
+
+    private boolean subscribed(String canonical) {
+        return (names != null && names.contains(canonical)) || (implied != null && implied.contains(canonical));
     }
 
     private void imply(String canonical) {

@@ -83,6 +83,8 @@ public final class XdsServer implements AutoCloseable {
     private final Server server;
     private boolean started;
 
+    // v1alpha reflection is deprecated in grpc-java but still the only one older grpcurl releases speak.
+    @SuppressWarnings("deprecation")
     public XdsServer(Settings settings, AdsService ads, IndexService index) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.ads = Objects.requireNonNull(ads, "ads");

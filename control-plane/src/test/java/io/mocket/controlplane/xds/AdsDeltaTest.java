@@ -142,6 +142,21 @@ class AdsDeltaTest {
     }
 
     @Test
+    void serviceThatAppearsAfterItsVipWasRequestedBringsItsExistingWorkloads() {
+        String api = serviceName("default", "api");
+        h.upsert(workload("default", "api-0", "10.0.1.1", "n1", api), workload("default", "api-1", "10.0.1.2", "n2", api));
+        try (DeltaClient c = h.delta("ztunnel-on-demand")) {
+            c.onDemand(ADDRESS, Map.of()).nextAcked();
+            assertThat(c.subscribe(ADDRESS, "/10.96.0.20").nextAcked().getRemovedResourcesList())
+                    .containsExactly("/10.96.0.20");
+
+            h.upsert(service("default", "api", "10.96.0.20"));
+            DeltaDiscoveryResponse r = c.nextAcked();
+            assertThat(names(r)).containsExactlyInAnyOrder(api, podName("default", "api-0"), podName("default", "api-1"));
+        }
+    }
+
+    @Test
     void unsubscribedNamesAreNoLongerPushed() {
         seed();
         try (DeltaClient c = h.delta("ztunnel-on-demand")) {
