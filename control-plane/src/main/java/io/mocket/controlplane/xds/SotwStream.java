@@ -32,12 +32,13 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse, So
     @Override
     void apply(SotwSubscription sub, DiscoveryRequest request, boolean first) {
         if (!first && !request.getResponseNonce().isEmpty()) {
-            if (!request.getResponseNonce().equals(sub.sentNonce())) {
-                // Stale: a newer response is on its way and the client will answer that one (SotW rule).
-                return;
-            }
             boolean rejected = request.hasErrorDetail();
             answered(sub, request.getResponseNonce(), rejected, rejected ? messageOf(request) : "");
+            if (!request.getResponseNonce().equals(sub.sentNonce())) {
+                // Stale: a newer response is on its way and the client will answer that one with its
+                // current names (SotW rule); the answer itself still tells what the client applied.
+                return;
+            }
         }
         sub.apply(request, first);
     }
