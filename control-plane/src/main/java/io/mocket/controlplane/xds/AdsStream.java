@@ -91,7 +91,7 @@ abstract sealed class AdsStream<Q extends Message, R extends Message, S extends 
         schedule();
     }
 
-    /** The client half-closed: finish the call once what is queued is out. */
+    /** The client half-closed: finish the call once the responses its requests are owed are out. */
     final void onClientCompleted() {
         end(Status.OK);
     }
@@ -184,14 +184,18 @@ abstract sealed class AdsStream<Q extends Message, R extends Message, S extends 
                 if (closed) {
                     return;
                 }
-                if (terminal != null) {
+                if (terminal != null && !terminal.isOk()) {
                     end = terminal;
                 } else if (!call.isReady()) {
                     return; // the on-ready handler schedules the next drain
                 } else {
                     response = next(service.store().current());
                     if (response == null) {
-                        return;
+                        if (terminal == null) {
+                            return;
+                        }
+                        // The client half-closed (grpcurl, buf curl): answer what it asked, then finish.
+                        end = terminal;
                     }
                 }
             }

@@ -91,10 +91,12 @@ class AdsErrorsTest {
     }
 
     @Test
-    void clientHalfCloseCompletesTheStream() {
-        DeltaClient c = h.delta("done");
-        c.wildcard(ADDRESS).nextAcked();
-        c.close();
+    void halfClosedClientGetsWhatItAskedForThenTheStreamCompletes() {
+        h.upsert(workload("default", "web-0", "10.0.0.1", "n1"));
+        DeltaClient c = h.delta("grpcurl");
+        c.wildcard(ADDRESS).halfClose();
+        assertThat(names(c.next())).containsExactly(podName("default", "web-0"));
+        assertThat(c.awaitClosed().getCode()).isEqualTo(Status.Code.OK);
         AdsHarness.await("the stream is gone", () -> h.ads.streamCount() == 0);
     }
 

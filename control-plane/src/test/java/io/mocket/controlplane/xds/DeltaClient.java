@@ -130,6 +130,11 @@ final class DeltaClient implements AutoCloseable {
         }
     }
 
+    /** Ends the request side, as grpcurl does after its last request. */
+    void halfClose() {
+        requests.onCompleted();
+    }
+
     void cancel() {
         requests.cancel("client goes away", null);
     }
