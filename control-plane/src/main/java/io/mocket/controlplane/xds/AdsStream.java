@@ -99,7 +99,8 @@ abstract sealed class AdsStream<Q extends Message, R extends Message, S extends 
     /** Ends the stream from the server side with {@code status} (shutdown, invalid request). */
     final void end(Status status) {
         synchronized (this) {
-            if (terminal == null) {
+            // An error outranks a pending half-close: a failing push must not be retried forever.
+            if (terminal == null || (terminal.isOk() && !status.isOk())) {
                 terminal = status;
             }
         }
