@@ -1,0 +1,216 @@
+package io.mocket.controlplane.xds;
+
+import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.grpc.BindableService;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.mocket.controlplane.resources.Commit;
+import io.mocket.controlplane.resources.ResourceStore;
+import io.mocket.controlplane.resources.ResourceType;
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The aggregated discovery service (delta and state of the world) for the types of {@link ResourceType},
+ * serving what the {@link ResourceStore} holds. Thread safe.
+ *
+ * <p>It only reads the store: the current snapshot, the commit listener and
+ * {@link ResourceStore#changes}. A commit never blocks on clients: the listener hands the fan-out to the
+ * push executor, and each stream computes its own push from the snapshot it last sent.
+ */
+public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncService, BindableService {
+    private static final Logger log = LoggerFactory.getLogger(AdsService.class);
+    private static final Context.Key<String> PEER = Context.key("mocket.xds.peer");
+
+    private final ResourceStore store;
+    private final Executor executor;
+    private final AdsMetrics metrics;
+    private final ConcurrentHashMap<Long, AdsStream<?, ?, ?>> streams = new ConcurrentHashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final String servedTypeUrls;
+
+    /**
+     * @param store         the served state; this service registers a commit listener on it
+     * @param meterRegistry where the {@code mocket.xds.*} meters go
+     * @param pushExecutor  runs pushes and commit fan-out; must not run tasks on the caller's thread
+     *                      (a fixed pool of about one thread per core fits: pushes are CPU work)
+     */
+    public AdsService(ResourceStore store, MeterRegistry meterRegistry, Executor pushExecutor) {
+        this.store = Objects.requireNonNull(store, "store");
+        this.executor = Objects.requireNonNull(pushExecutor, "pushExecutor");
+        this.metrics = new AdsMetrics(meterRegistry, store);
+        this.servedTypeUrls = Arrays.stream(ResourceType.values()).map(ResourceType::typeUrl).toList().toString();
+        store.addListener(this::committed);
+    }
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return ServerInterceptors.intercept(AggregatedDiscoveryServiceGrpc.bindService(this), new PeerCapture());
+    }
+
+    @Override
+    public StreamObserver<DeltaDiscoveryRequest> deltaAggregatedResources(
+            StreamObserver<DeltaDiscoveryResponse> responseObserver) {
+        var call = (ServerCallStreamObserver<DeltaDiscoveryResponse>) responseObserver;
+        DeltaStream stream = new DeltaStream(ids.incrementAndGet(), peer(), this, call);
+        return open(stream, call);
+    }
+
+    @Override
+    public StreamObserver<DiscoveryRequest> streamAggregatedResources(StreamObserver<DiscoveryResponse> responseObserver) {
+        var call = (ServerCallStreamObserver<DiscoveryResponse>) responseObserver;
+        SotwStream stream = new SotwStream(ids.incrementAndGet(), peer(), this, call);
+        return open(stream, call);
+    }
+
+    /** The connected clients, ordered by stream id; for the debug endpoint. */
+    public List<XdsClientStatus> clients() {
+        return streams.values().stream()
+                .sorted(Comparator.comparingLong(s -> s.id))
+                .map(AdsStream::status)
+                .toList();
+    }
+
+    /**
+     * Ends every open stream with UNAVAILABLE so that clients reconnect (to another replica, or to this
+     * one after a restart). Streams opened afterwards are served normally.
+     */
+    public void closeAllStreams() {
+        Status status = Status.UNAVAILABLE.withDescription("control plane is shutting down; reconnect");
+        for (AdsStream<?, ?, ?> s : streams.values()) {
+            s.end(status);
+        }
+    }
+
+    /** Number of open streams. */
+    public int streamCount() {
+        return streams.size();
+    }
+
+    private <Q extends com.google.protobuf.Message, R extends com.google.protobuf.Message> StreamObserver<Q> open(
+            AdsStream<Q, R, ?> stream, ServerCallStreamObserver<R> call) {
+        streams.put(stream.id, stream);
+        metrics.streamOpened(stream.protocol);
+        call.setOnReadyHandler(stream::schedule);
+        call.setOnCancelHandler(stream::onGone);
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(Q request) {
+                stream.onRequest(request);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                stream.onGone();
+            }
+
+            @Override
+            public void onCompleted() {
+                stream.onClientCompleted();
+            }
+        };
+    }
+
+    /** Called by a stream exactly once, when it is gone. */
+    void removed(AdsStream<?, ?, ?> stream) {
+        if (streams.remove(stream.id, stream)) {
+            metrics.streamClosed(stream.protocol);
+        }
+    }
+
+    /** The served type for {@code typeUrl}, or INVALID_ARGUMENT naming what is served. */
+    ResourceType typeOf(String typeUrl) {
+        if (typeUrl.isEmpty()) {
+            throw Status.INVALID_ARGUMENT
+                    .withDescription("request has no type_url: every ADS request must name the resource type, one of "
+                            + servedTypeUrls)
+                    .asRuntimeException();
+        }
+        return ResourceType.ofTypeUrl(typeUrl).orElseThrow(() -> Status.INVALID_ARGUMENT
+                .withDescription("type URL '" + typeUrl + "' is not served by this control plane; subscribe to one of "
+                        + servedTypeUrls)
+                .asRuntimeException());
+    }
+
+    ResourceStore store() {
+        return store;
+    }
+
+    Executor executor() {
+        return executor;
+    }
+
+    AdsMetrics metrics() {
+        return metrics;
+    }
+
+    private void committed(Commit commit) {
+        for (ResourceType type : ResourceType.values()) {
+            if (commit.touches(type)) {
+                metrics.convergence(type).committed(commit.generation(), commit.firstEventNanos());
+            }
+        }
+        try {
+            executor.execute(() -> fanOut(commit));
+        } catch (RejectedExecutionException e) {
+            log.debug("push executor rejected the fan-out of generation {}: shutting down", commit.generation(), e);
+        }
+    }
+
+    private void fanOut(Commit commit) {
+        for (AdsStream<?, ?, ?> s : streams.values()) {
+            if (s.interestedIn(commit)) {
+                s.schedule();
+            }
+        }
+    }
+
+    private static String peer() {
+        String p = PEER.get();
+        return p == null ? "unknown" : p;
+    }
+
+    /** Puts the transport's remote address in the call's context, where the stream reads it. */
+    private static final class PeerCapture implements ServerInterceptor {
+        @Override
+        public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                                                           ServerCallHandler<Q, R> next) {
+            SocketAddress addr = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+            String text = switch (addr) {
+                case null -> "unknown";
+                case InetSocketAddress inet when inet.getAddress() instanceof Inet6Address v6 ->
+                        "[" + v6.getHostAddress() + "]:" + inet.getPort();
+                case InetSocketAddress inet when inet.getAddress() != null ->
+                        inet.getAddress().getHostAddress() + ":" + inet.getPort();
+                default -> addr.toString();
+            };
+            return Contexts.interceptCall(Context.current().withValue(PEER, text), call, headers, next);
+        }
+    }
+}

@@ -1,0 +1,287 @@
+package io.mocket.controlplane.xds;
+
+import com.google.protobuf.Message;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.mocket.controlplane.resources.Commit;
+import io.mocket.controlplane.resources.ResourceType;
+import io.mocket.controlplane.resources.Snapshot;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One ADS stream: applies the client's requests and sends responses, one type at a time.
+ *
+ * <p>Threading: requests arrive on gRPC's threads and only change state under this object's lock.
+ * Everything that writes to the call (responses, the final status) runs in {@link #drain}, on the push
+ * executor, one drain at a time per stream; requests, commits and gRPC's on-ready signal just schedule
+ * a drain. A drain sends only while the call is ready: when the transport backs up, changes pile up as
+ * a newer current snapshot, and the drain run by the next on-ready signal sends one combined response
+ * per type from the snapshot last sent.
+ */
+abstract sealed class AdsStream<Q extends Message, R extends Message, S extends Subscription>
+        permits DeltaStream, SotwStream {
+    private static final Logger log = LoggerFactory.getLogger(AdsStream.class);
+
+    final long id;
+    final XdsProtocol protocol;
+    final String peer;
+    final Instant connectedAt;
+    final AdsService service;
+    private final ServerCallStreamObserver<R> call;
+    final Map<ResourceType, S> subscriptions = new EnumMap<>(ResourceType.class);
+
+    private final AtomicInteger wip = new AtomicInteger();
+    /** Bit per subscribed type (ordinal), read without the lock by the commit fan-out. */
+    private volatile int subscribedTypes;
+    private String nodeId = "";
+    private boolean sawFirstRequest;
+    private long seq;
+    private Status terminal;
+    private boolean closed;
+
+    AdsStream(long id, XdsProtocol protocol, String peer, AdsService service, ServerCallStreamObserver<R> call) {
+        this.id = id;
+        this.protocol = protocol;
+        this.peer = peer;
+        this.connectedAt = Instant.now();
+        this.service = service;
+        this.call = call;
+    }
+
+    /** Applies one client request; invalid requests end the stream with INVALID_ARGUMENT. */
+    final void onRequest(Q request) {
+        synchronized (this) {
+            if (closed || terminal != null) {
+                return;
+            }
+            if (!sawFirstRequest) {
+                sawFirstRequest = true;
+                nodeId = nodeIdOf(request);
+                log.info("xDS {} stream {} opened by node '{}' from {}", protocol.tag(), id, nodeId, peer);
+            }
+            try {
+                ResourceType type = service.typeOf(typeUrlOf(request));
+                S sub = subscriptions.get(type);
+                boolean first = sub == null;
+                if (first) {
+                    long position = service.store().current().generation();
+                    sub = newSubscription(type, position);
+                    subscriptions.put(type, sub);
+                    subscribedTypes |= 1 << type.ordinal();
+                    service.metrics().subscribed(protocol, type);
+                    service.metrics().convergence(type).join(position);
+                }
+                apply(sub, request, first);
+            } catch (StatusRuntimeException e) {
+                terminal = e.getStatus();
+                log.warn("xDS {} stream {} of node '{}' from {} rejected: {}", protocol.tag(), id, nodeId, peer,
+                        e.getStatus().getDescription());
+            }
+        }
+        schedule();
+    }
+
+    /** The client half-closed: finish the call once the responses its requests are owed are out. */
+    final void onClientCompleted() {
+        end(Status.OK);
+    }
+
+    /** Ends the stream from the server side with {@code status} (shutdown, invalid request). */
+    final void end(Status status) {
+        synchronized (this) {
+            // An error outranks a pending half-close: a failing push must not be retried forever.
+            if (terminal == null || (terminal.isOk() && !status.isOk())) {
+                terminal = status;
+            }
+        }
+        schedule();
+    }
+
+    /** The call is gone (client cancel, disconnect, or our own close): release everything it held. */
+    final void onGone() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (S sub : subscriptions.values()) {
+                service.metrics().unsubscribed(protocol, sub.type);
+                service.metrics().convergence(sub.type).leave(sub.position);
+            }
+            subscriptions.clear();
+            subscribedTypes = 0;
+        }
+        service.removed(this);
+        log.info("xDS {} stream {} of node '{}' from {} closed", protocol.tag(), id, nodeId, peer);
+    }
+
+    /** True when the commit changed a type this stream subscribes to. */
+    final boolean interestedIn(Commit commit) {
+        int types = subscribedTypes;
+        for (ResourceType t : ResourceType.values()) {
+            if ((types & (1 << t.ordinal())) != 0 && commit.touches(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Makes sure a drain runs after this call; many calls while one is pending cost one drain. */
+    final void schedule() {
+        if (wip.getAndIncrement() == 0) {
+            try {
+                service.executor().execute(this::drain);
+            } catch (RejectedExecutionException e) {
+                // Only when the executor is shut down, i.e. the server is stopping: nothing more will be sent.
+                log.debug("xDS stream {}: push executor rejected the drain", id, e);
+            }
+        }
+    }
+
+    final synchronized XdsClientStatus status() {
+        List<XdsTypeStatus> types = new ArrayList<>();
+        for (S sub : subscriptions.values()) {
+            types.add(sub.status());
+        }
+        return new XdsClientStatus(id, nodeId, peer, connectedAt, protocol, types);
+    }
+
+    final synchronized String nodeId() {
+        return nodeId;
+    }
+
+    private void drain() {
+        int missed = 1;
+        while (true) {
+            try {
+                pump();
+            } catch (RuntimeException e) {
+                log.error("xDS {} stream {} of node '{}': push failed, closing the stream", protocol.tag(), id,
+                        nodeId(), e);
+                end(Status.INTERNAL.withDescription("control plane failed to compute a push: " + e));
+            }
+            missed = wip.addAndGet(-missed);
+            if (missed == 0) {
+                return;
+            }
+        }
+    }
+
+    private void pump() {
+        while (true) {
+            R response = null;
+            Status end = null;
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                if (terminal != null && !terminal.isOk()) {
+                    end = terminal;
+                } else if (!call.isReady()) {
+                    return; // the on-ready handler schedules the next drain
+                } else {
+                    response = next(service.store().current());
+                    if (response == null) {
+                        if (terminal == null) {
+                            return;
+                        }
+                        // The client half-closed (grpcurl, buf curl): answer what it asked, then finish.
+                        end = terminal;
+                    }
+                }
+            }
+            if (end != null) {
+                try {
+                    if (end.isOk()) {
+                        call.onCompleted();
+                    } else {
+                        call.onError(end.asRuntimeException());
+                    }
+                } catch (IllegalStateException | StatusRuntimeException e) {
+                    log.debug("xDS stream {} already finished", id, e);
+                }
+                onGone();
+                return;
+            }
+            try {
+                call.onNext(response);
+            } catch (IllegalStateException | StatusRuntimeException e) {
+                onGone();
+                return;
+            }
+        }
+    }
+
+    /**
+     * The next response of any subscribed type that has something to send, computed from {@code cur};
+     * null when no type has. Runs under the lock.
+     */
+    private R next(Snapshot cur) {
+        for (S sub : subscriptions.values()) {
+            if (sub.sent != null && sub.sent.generation() == cur.generation() && !owesResponse(sub)) {
+                continue;
+            }
+            R response = next(sub, cur, () -> seq++);
+            if (response != null) {
+                service.metrics().pushed(sub.type, response.getSerializedSize());
+                if (log.isDebugEnabled()) {
+                    log.debug("xDS {} push to node '{}': {} generation {} nonce {}", protocol.tag(), nodeId,
+                            sub.type.typeUrl(), cur.generation(), sub.sentNonce());
+                }
+                return response;
+            }
+            if (sub.settled()) {
+                moveTo(sub, sub.sent.generation());
+            }
+        }
+        return null;
+    }
+
+    /** Records the client's answer (ACK or NACK) to one of our responses. Runs under the lock. */
+    final void answered(S sub, String nonceText, boolean rejected, String message) {
+        Nonce nonce = sub.recognize(nonceText);
+        if (nonce == null) {
+            log.debug("xDS {} stream {} of node '{}': answer to unknown nonce '{}' for {} ignored", protocol.tag(), id,
+                    nodeId, nonceText, sub.type.typeUrl());
+            return;
+        }
+        if (rejected) {
+            sub.nacked(nonce, message);
+            service.metrics().nacked(sub.type);
+            log.warn("xDS NACK from node '{}' ({}) for {} nonce {}: {}", nodeId, peer, sub.type.typeUrl(), nonceText,
+                    message);
+        } else {
+            moveTo(sub, sub.acked(nonce, nonceText));
+        }
+    }
+
+    private void moveTo(S sub, long generation) {
+        if (generation > sub.position) {
+            service.metrics().convergence(sub.type).move(sub.position, generation);
+            sub.position = generation;
+        }
+    }
+
+    abstract S newSubscription(ResourceType type, long position);
+
+    abstract String typeUrlOf(Q request);
+
+    abstract String nodeIdOf(Q request);
+
+    /** Applies {@code request} to {@code sub} (ACK/NACK and subscription changes). Runs under the lock. */
+    abstract void apply(S sub, Q request, boolean first);
+
+    abstract boolean owesResponse(S sub);
+
+    abstract R next(S sub, Snapshot cur, LongSupplier seq);
+}
