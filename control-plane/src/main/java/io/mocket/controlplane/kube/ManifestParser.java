@@ -133,8 +133,8 @@ final class ManifestParser {
         }
         String name = map.get("metadata") instanceof Map<?, ?> meta && meta.get("name") instanceof String s ? s : null;
         if (name == null || name.isBlank()) {
-            out.add(new Invalid(line, "the " + kindName + " at line " + line + " has no metadata.name: add "
-                    + "name: <name> under its metadata:"));
+            out.add(new Invalid(line, "the " + kindName + " at line " + line + " has no metadata.name: add one, e.g. "
+                    + "'name: web' indented under 'metadata:'"));
             return;
         }
         HasMetadata object;
