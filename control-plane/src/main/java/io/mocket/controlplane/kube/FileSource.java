@@ -481,7 +481,7 @@ public final class FileSource implements AutoCloseable {
             // closing
         } catch (IOException e) {
             log.warn("Cannot watch {} for changes ({}); changes below it are picked up by the {} poll", dir,
-                    e.toString(), settings.pollInterval());
+                    e.toString(), KubernetesSource.human(settings.pollInterval()));
         }
     }
 

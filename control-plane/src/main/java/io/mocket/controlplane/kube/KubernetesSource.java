@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
 import java.net.http.HttpConnectTimeoutException;
+import javax.net.ssl.SSLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -52,7 +53,7 @@ public final class KubernetesSource implements AutoCloseable {
      *
      * @param resyncPeriod      how often informers re-deliver every cached object as an upsert; zero disables
      *                          it (the default: watches already deliver every change and the index dedupes
-     *                          by content, so a resync only repeats what the sink has)
+     *                          by content, so a resync only repeats what the sink has); at least 1 s if set
      * @param crdRetryPeriod    how often a kind whose CRD was missing is probed again
      * @param healthProbePeriod how often, while some watch is down, the API is probed to name the cause in
      *                          {@link #health()}; also the period of restarting feeds that failed to start
@@ -62,8 +63,9 @@ public final class KubernetesSource implements AutoCloseable {
             Objects.requireNonNull(resyncPeriod, "resyncPeriod");
             Objects.requireNonNull(crdRetryPeriod, "crdRetryPeriod");
             Objects.requireNonNull(healthProbePeriod, "healthProbePeriod");
-            if (resyncPeriod.isNegative()) {
-                throw new IllegalArgumentException("resyncPeriod must be zero (off) or positive, not " + resyncPeriod);
+            if (resyncPeriod.isNegative() || (!resyncPeriod.isZero() && resyncPeriod.toMillis() < 1000)) {
+                // fabric8 silently raises shorter periods to 1 s; refuse them so the setting means what it says.
+                throw new IllegalArgumentException("resyncPeriod must be zero (off) or at least 1s, not " + resyncPeriod);
             }
             if (!crdRetryPeriod.isPositive() || !healthProbePeriod.isPositive()) {
                 throw new IllegalArgumentException("crdRetryPeriod and healthProbePeriod must be positive, not "
@@ -264,6 +266,11 @@ public final class KubernetesSource implements AutoCloseable {
         }
     }
 
+    /** "30s", "300ms": durations as people write them in logs. */
+    static String human(Duration duration) {
+        return duration.toMillis() % 1000 == 0 ? duration.toSeconds() + "s" : duration.toMillis() + "ms";
+    }
+
     private static String kindNames(java.util.Collection<KubeKind> kinds) {
         return kinds.stream().map(KubeKind::kind).collect(Collectors.joining(", "));
     }
@@ -281,21 +288,33 @@ public final class KubernetesSource implements AutoCloseable {
             return new Failure(Instant.now(), describeTransport(t), null);
         }
 
+        /** Names the transport failure a person can act on, not the wrapper the HTTP client put around it. */
         private static String describeTransport(Throwable t) {
+            for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+                String detail = c.getMessage() == null || c.getMessage().isBlank() ? "" : " (" + c.getMessage() + ")";
+                switch (c) {
+                    case ConnectException e -> {
+                        return "connection refused or no route to the API server" + detail;
+                    }
+                    case HttpConnectTimeoutException e -> {
+                        return "connect timed out" + detail;
+                    }
+                    case UnknownHostException e -> {
+                        return "unknown host" + detail;
+                    }
+                    case SSLException e -> {
+                        return "TLS handshake failed" + detail + ": check the API server certificate and CA";
+                    }
+                    default -> {
+                    }
+                }
+            }
             Throwable root = t;
             while (root.getCause() != null && root.getCause() != root) {
                 root = root.getCause();
             }
-            String message = root.getMessage();
-            if (message == null || message.isBlank()) {
-                message = switch (root) {
-                    case ConnectException c -> "connection refused";
-                    case HttpConnectTimeoutException c -> "connect timed out";
-                    case UnknownHostException c -> "unknown host";
-                    default -> t.getMessage() != null ? t.getMessage() : "no detail";
-                };
-            }
-            return root.getClass().getSimpleName() + ": " + message;
+            String message = root.getMessage() != null ? root.getMessage() : t.getMessage();
+            return root.getClass().getSimpleName() + (message == null ? "" : ": " + message);
         }
     }
 
@@ -343,7 +362,7 @@ public final class KubernetesSource implements AutoCloseable {
                 lastFailure = Failure.of(e);
                 errors.increment();
                 log.warn("Could not start reading {} from {}; will retry in {}", kind.kind(), apiUrl,
-                        settings.healthProbePeriod(), e);
+                        human(settings.healthProbePeriod()), e);
             }
         }
 
@@ -444,8 +463,8 @@ public final class KubernetesSource implements AutoCloseable {
             if (!crdMissing) {
                 crdMissing = true;
                 log.warn("CustomResourceDefinition {} ({} {}) is not installed: serving {} as an empty set and "
-                                + "checking again every {}s. To read it, {}.", KindModel.crdName(kind),
-                        kind.apiVersion(), kind.kind(), kind.kind(), settings.crdRetryPeriod().toSeconds(),
+                                + "checking again every {}. To read it, {}.", KindModel.crdName(kind),
+                        kind.apiVersion(), kind.kind(), kind.kind(), human(settings.crdRetryPeriod()),
                         KindModel.crdInstallHint(kind));
                 sink.replaceAll(kind, List.of());
             }
