@@ -166,13 +166,30 @@ public final class KubernetesSource implements AutoCloseable {
             cause = down.stream().map(f -> f.lastFailure).filter(Objects::nonNull)
                     .max((a, b) -> a.at().compareTo(b.at())).orElse(null);
         }
-        if (cause != null && cause.httpCode() == null) {
-            return SourceHealth.notReady("Kubernetes API unreachable at " + apiUrl + ": " + cause.description()
-                    + "; " + kept);
+        Failure found = cause;
+        List<KubeKind> culprits = down.stream()
+                .filter(f -> found != null && f.lastFailure != null && sameCause(f.lastFailure, found))
+                .map(f -> f.kind).toList();
+        if (culprits.isEmpty()) {
+            culprits = down.stream().map(f -> f.kind).toList();
         }
-        if (cause != null) {
-            return SourceHealth.notReady("Kubernetes API at " + apiUrl + " refused to list or watch "
-                    + kindNames(down.stream().map(f -> f.kind).toList()) + ": " + cause.description() + "; " + kept);
+        String downKinds = kindNames(culprits);
+        switch (cause) {
+            case Unreachable u -> {
+                return SourceHealth.notReady("Kubernetes API unreachable at " + apiUrl + ": " + u.description()
+                        + "; " + kept);
+            }
+            case Refused r -> {
+                return SourceHealth.notReady("Kubernetes API at " + apiUrl + " refused to list or watch " + downKinds
+                        + ": " + r.description() + r.hint(culprits.getFirst()) + "; " + kept);
+            }
+            case Undecodable d -> {
+                return SourceHealth.notReady("cannot decode " + downKinds + " read from " + apiUrl + ": "
+                        + d.description() + ": an object does not match the model the control plane reads; fix or "
+                        + "delete it; " + kept);
+            }
+            case null -> {
+            }
         }
         if (!waiting.isEmpty()) {
             return SourceHealth.notReady("waiting for the first list of "
@@ -275,21 +292,55 @@ public final class KubernetesSource implements AutoCloseable {
         return kinds.stream().map(KubeKind::kind).collect(Collectors.joining(", "));
     }
 
-    /** One failed list or watch, or failed API probe, as health reports it. */
-    private record Failure(Instant at, String description, Integer httpCode) {
+    /** Why a list, watch or API probe failed, as health reports it. */
+    private sealed interface Failure permits Unreachable, Refused, Undecodable {
+        Instant at();
+
+        String description();
 
         static Failure of(Throwable t) {
             KubernetesClientException kce = find(t, KubernetesClientException.class);
             if (kce != null && kce.getCode() > 0) {
                 String message = kce.getStatus() != null && kce.getStatus().getMessage() != null
                         ? kce.getStatus().getMessage() : kce.getMessage();
-                return new Failure(Instant.now(), "HTTP " + kce.getCode() + " " + message, kce.getCode());
+                return new Refused(Instant.now(), kce.getCode(), "HTTP " + kce.getCode() + " " + message);
             }
-            return new Failure(Instant.now(), describeTransport(t), null);
+            if (ExceptionHandler.isDeserializationException(t)) {
+                Throwable root = t;
+                while (root.getCause() != null && root.getCause() != root) {
+                    root = root.getCause();
+                }
+                String message = String.valueOf(root.getMessage()).lines().findFirst().orElse("");
+                return new Undecodable(Instant.now(), root.getClass().getSimpleName() + ": " + message);
+            }
+            return new Unreachable(Instant.now(), Unreachable.describe(t));
         }
+    }
+
+    /** The API answered with an HTTP error. */
+    private record Refused(Instant at, int code, String description) implements Failure {
+        /** The fix for the answers a deployment can cause, with a leading "; ", or nothing. */
+        String hint(KubeKind kind) {
+            String resource = KindModel.plural(kind) + (kind.group().isEmpty() ? "" : "." + kind.group());
+            return switch (code) {
+                case 401 -> "; the API rejected the control plane's credentials: check the ServiceAccount token "
+                        + "mounted into the pod";
+                case 403 -> "; grant get, list and watch on " + resource + " to the control plane's ServiceAccount "
+                        + "in its ClusterRole";
+                default -> "";
+            };
+        }
+    }
+
+    /** The API answered, but an object did not fit the class the control plane reads it as. */
+    private record Undecodable(Instant at, String description) implements Failure {
+    }
+
+    /** No HTTP answer: connection refused, timeout, DNS, TLS. */
+    private record Unreachable(Instant at, String description) implements Failure {
 
         /** Names the transport failure a person can act on, not the wrapper the HTTP client put around it. */
-        private static String describeTransport(Throwable t) {
+        static String describe(Throwable t) {
             for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
                 String detail = c.getMessage() == null || c.getMessage().isBlank() ? "" : " (" + c.getMessage() + ")";
                 switch (c) {
@@ -316,6 +367,10 @@ public final class KubernetesSource implements AutoCloseable {
             String message = root.getMessage() != null ? root.getMessage() : t.getMessage();
             return root.getClass().getSimpleName() + (message == null ? "" : ": " + message);
         }
+    }
+
+    private static boolean sameCause(Failure a, Failure b) {
+        return a.getClass() == b.getClass() && (!(a instanceof Refused ra) || ra.code() == ((Refused) b).code());
     }
 
     private static <E extends Throwable> E find(Throwable t, Class<E> type) {
@@ -432,26 +487,21 @@ public final class KubernetesSource implements AutoCloseable {
         public boolean retryAfterException(boolean isStarted, Throwable t) {
             errors.increment();
             Failure failure = Failure.of(t);
-            if (Integer.valueOf(404).equals(failure.httpCode()) && KindModel.isCustomResource(kind)) {
+            if (failure instanceof Refused r && r.code() == 404 && KindModel.isCustomResource(kind)) {
                 crdMissing(informer);
                 return true;
             }
             Failure previous = lastFailure;
             lastFailure = failure;
-            boolean changed = previous == null || !Objects.equals(previous.httpCode(), failure.httpCode());
-            if (failure.httpCode() != null && (failure.httpCode() == 401 || failure.httpCode() == 403)) {
-                if (changed) {
-                    log.warn("Kubernetes API at {} refused to list/watch {} ({}): {}; retrying", apiUrl,
-                            KindModel.plural(kind) + (kind.group().isEmpty() ? "" : "." + kind.group()),
-                            failure.description(), failure.httpCode() == 401
-                                    ? "the API rejected the control plane's credentials: check the ServiceAccount "
-                                    + "token mounted into the pod"
-                                    : "grant get, list and watch on it to the control plane's ServiceAccount in its "
-                                    + "ClusterRole");
-                }
-            } else if (changed) {
-                log.warn("Reading {} from {} failed ({}); retrying with backoff, the sink keeps the last state",
-                        kind.kind(), apiUrl, failure.description());
+            boolean changed = previous == null || !sameCause(previous, failure);
+            String note = switch (failure) {
+                case Refused r -> r.hint(kind);
+                case Undecodable d -> ": an object does not match the model the control plane reads; fix or delete it";
+                case Unreachable u -> "";
+            };
+            if (changed) {
+                log.warn("Reading {} from {} failed ({}{}); retrying with backoff, the sink keeps the last state",
+                        kind.kind(), apiUrl, failure.description(), note);
             } else {
                 log.debug("Reading {} from {} failed again ({})", kind.kind(), apiUrl, failure.description());
             }

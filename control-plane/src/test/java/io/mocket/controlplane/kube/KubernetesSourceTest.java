@@ -20,6 +20,10 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.mocket.controlplane.kube.RecordingSink.Delete;
 import io.mocket.controlplane.kube.RecordingSink.ReplaceAll;
 import io.mocket.controlplane.kube.RecordingSink.Upsert;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -271,5 +275,64 @@ class KubernetesSourceTest {
         await().atMost(WAIT).until(() -> source.health().synced());
         HasMetadata gateway = sink.objects(KubeKind.GATEWAY).get("demo/waypoint");
         assertThat(gateway).isExactlyInstanceOf(Gateway.class);
+    }
+
+    @Test
+    void aForbiddenListNamesTheKindAndTheRbacFixWhileTheOtherKindsAreServed() {
+        MockApiServer api = closeLater(MockApiServer.start());
+        api.create(MockApiServer.object(KubeKind.SERVICE, "web"));
+        api.create(MockApiServer.object(KubeKind.POD, "web-0"));
+        String forbidden = new KubernetesSerialization().asJson(new StatusBuilder().withCode(403).withStatus("Failure")
+                .withReason("Forbidden").withMessage("pods is forbidden: User \"system:serviceaccount:istio-system:"
+                        + "mocket\" cannot list resource \"pods\" in API group \"\" at the cluster scope").build());
+        String podsList = "/api/v1/pods?resourceVersion=0";
+        api.expectGet(podsList, 403, forbidden, 1_000);
+
+        KubernetesSource source = startSource(api.port(), FAST);
+
+        await().atMost(WAIT).untilAsserted(() -> assertThat(source.health().reason())
+                .startsWith("Kubernetes API at " + MockApiServer.url(api.port()) + " refused to list or watch Pod: "
+                        + "HTTP 403 pods is forbidden")
+                .contains("grant get, list and watch on pods to the control plane's ServiceAccount")
+                .endsWith("no complete state received yet"));
+        await().atMost(WAIT).untilAsserted(() -> assertThat(sink.objects(KubeKind.SERVICE)).containsKey("demo/web"));
+        assertThat(sink.hasListed(KubeKind.POD)).isFalse();
+
+        api.forget(podsList); // RBAC fixed
+
+        await().atMost(WAIT).until(() -> source.health().synced());
+        assertThat(sink.objects(KubeKind.POD)).containsOnlyKeys("demo/web-0");
+    }
+
+    @Test
+    void anObjectThatDoesNotFitItsModelIsNamedInHealthUntilItIsFixed() throws Exception {
+        MockApiServer api = closeLater(MockApiServer.start());
+        api.create(MockApiServer.object(KubeKind.POD, "web-0"));
+        // A Gateway whose listeners is a string: the API server's CRD schema would refuse it; the CRUD store does
+        // not, which lets this test show what happens when the model and the served objects disagree.
+        GenericKubernetesResource broken = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
+                .withApiVersion(KubeKind.GATEWAY.apiVersion()).withKind("Gateway")
+                .withNewMetadata().withName("broken").withNamespace(MockApiServer.NS).endMetadata()
+                .addToAdditionalProperties("spec", Map.of("gatewayClassName", "x", "listeners", "oops")).build();
+        api.admin().genericKubernetesResources(KindModel.context(KubeKind.GATEWAY)).inNamespace(MockApiServer.NS)
+                .resource(broken).create();
+
+        KubernetesSource source = startSource(api.port(), FAST);
+
+        await().atMost(WAIT).untilAsserted(() -> assertThat(source.health().reason())
+                .startsWith("cannot decode Gateway read from " + MockApiServer.url(api.port()))
+                .contains("fix or delete it"));
+        await().atMost(WAIT).untilAsserted(() -> assertThat(sink.objects(KubeKind.POD)).containsKey("demo/web-0"));
+
+        // Deleted over plain HTTP: fabric8 would decode the deleted object from the answer, and it cannot.
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(MockApiServer.url(api.port())
+                    + "apis/gateway.networking.k8s.io/v1/namespaces/demo/gateways/broken")).DELETE()
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(answer.statusCode()).isEqualTo(200);
+        }
+
+        await().atMost(WAIT).until(() -> source.health().synced());
+        assertThat(sink.objects(KubeKind.GATEWAY)).isEmpty();
     }
 }
