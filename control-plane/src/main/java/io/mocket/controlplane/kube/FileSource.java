@@ -145,8 +145,8 @@ public final class FileSource implements AutoCloseable {
         if (!started.compareAndSet(false, true)) {
             return;
         }
-        checkDirectory();
         try {
+            checkDirectory();
             if (settings.watchFileSystem()) {
                 watchService = directory.getFileSystem().newWatchService();
                 Thread thread = Thread.ofPlatform().name("mocket-file-source-watch").daemon().unstarted(this::watch);
@@ -155,17 +155,23 @@ public final class FileSource implements AutoCloseable {
             }
             executor.submit(this::initialLoad).get();
         } catch (IOException e) {
+            close();
             throw new IllegalStateException("Cannot watch " + directory + " for changes (" + e.getMessage()
                     + "): raise fs.inotify.max_user_instances, or turn file system events off and rely on polling",
                     e);
         } catch (InterruptedException e) {
+            close();
             Thread.currentThread().interrupt();
             throw new IllegalStateException("Interrupted while loading " + directory, e);
         } catch (ExecutionException e) {
+            close();
             if (e.getCause() instanceof RuntimeException re) {
                 throw re;
             }
             throw new IllegalStateException("Loading " + directory + " failed: " + e.getCause(), e.getCause());
+        } catch (RuntimeException e) {
+            close(); // a source that failed to start holds no threads
+            throw e;
         }
         long poll = settings.pollInterval().toMillis();
         executor.scheduleWithFixedDelay(this::scanLogged, poll, poll, TimeUnit.MILLISECONDS);
