@@ -8,6 +8,8 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ExceptionHandler;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.informers.cache.BasicItemStore;
+import io.fabric8.kubernetes.client.informers.cache.Cache;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.ConnectException;
@@ -227,14 +229,37 @@ public final class KubernetesSource implements AutoCloseable {
     private SharedIndexInformer<? extends HasMetadata> newInformer(KubeKind kind) {
         long resync = settings.resyncPeriod().toMillis();
         return switch (kind) {
-            case NAMESPACE -> client.namespaces().runnableInformer(resync);
-            case NODE -> client.nodes().runnableInformer(resync);
-            case POD -> client.pods().inAnyNamespace().runnableInformer(resync);
-            case SERVICE -> client.services().inAnyNamespace().runnableInformer(resync);
-            case AUTHORIZATION_POLICY, PEER_AUTHENTICATION ->
-                    client.genericKubernetesResources(KindModel.context(kind)).inAnyNamespace().runnableInformer(resync);
-            case GATEWAY -> client.resources(Gateway.class).inAnyNamespace().runnableInformer(resync);
+            case NAMESPACE -> slim(client.namespaces().runnableInformer(resync));
+            case NODE -> slim(client.nodes().runnableInformer(resync));
+            case POD -> slim(client.pods().inAnyNamespace().runnableInformer(resync));
+            case SERVICE -> slim(client.services().inAnyNamespace().runnableInformer(resync));
+            case AUTHORIZATION_POLICY, PEER_AUTHENTICATION -> slim(
+                    client.genericKubernetesResources(KindModel.context(kind)).inAnyNamespace().runnableInformer(resync));
+            case GATEWAY -> slim(client.resources(Gateway.class).inAnyNamespace().runnableInformer(resync));
         };
+    }
+
+    private static <T extends HasMetadata> SharedIndexInformer<T> slim(SharedIndexInformer<T> informer) {
+        return informer.itemStore(new SlimItemStore<>());
+    }
+
+    /**
+     * The informer cache, minus metadata.managedFields: server-side apply bookkeeping that nothing in the
+     * control plane reads and that is often the largest part of a Pod. Objects are stripped as they enter the
+     * cache, before the sink sees them (the same instances), as istiod's informers do.
+     */
+    private static final class SlimItemStore<T extends HasMetadata> extends BasicItemStore<T> {
+        SlimItemStore() {
+            super(Cache::metaNamespaceKeyFunc);
+        }
+
+        @Override
+        public T put(String key, T object) {
+            if (object.getMetadata() != null && object.getMetadata().getManagedFields() != null) {
+                object.getMetadata().setManagedFields(null);
+            }
+            return super.put(key, object);
+        }
     }
 
     /** While something is down, asks the API for its version so that health can name the actual cause. */

@@ -335,4 +335,23 @@ class KubernetesSourceTest {
         await().atMost(WAIT).until(() -> source.health().synced());
         assertThat(sink.objects(KubeKind.GATEWAY)).isEmpty();
     }
+
+    @Test
+    void managedFieldsAreDroppedBeforeObjectsReachTheSink() {
+        MockApiServer api = closeLater(MockApiServer.start());
+        Pod pod = new PodBuilder((Pod) MockApiServer.object(KubeKind.POD, "applied")).editMetadata()
+                .addNewManagedField().withManager("kubectl").withOperation("Apply").withApiVersion("v1")
+                .endManagedField().endMetadata().build();
+        api.create(pod);
+        assertThat(api.admin().pods().inNamespace(MockApiServer.NS).withName("applied").get()
+                .getMetadata().getManagedFields()).isNotEmpty();
+
+        KubernetesSource source = startSource(api.port(), FAST);
+
+        await().atMost(WAIT).until(() -> source.health().synced());
+        assertThat(sink.objects(KubeKind.POD).get("demo/applied").getMetadata().getManagedFields()).isNullOrEmpty();
+        api.label(KubeKind.POD, "applied", "revision", "2");
+        await().atMost(WAIT).untilAsserted(() -> assertThat(sink.calls(Upsert.class, KubeKind.POD)).singleElement()
+                .satisfies(u -> assertThat(u.object().getMetadata().getManagedFields()).isNullOrEmpty()));
+    }
 }
