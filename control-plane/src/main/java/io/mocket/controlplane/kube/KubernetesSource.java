@@ -15,7 +15,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
 import java.net.http.HttpConnectTimeoutException;
-import javax.net.ssl.SSLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -33,6 +32,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -291,20 +291,30 @@ public final class KubernetesSource implements AutoCloseable {
             if (!feed.crdMissing || closed.get()) {
                 continue;
             }
+            String crd = KindModel.crdName(feed.kind);
             try {
                 client.genericKubernetesResources(KindModel.context(feed.kind)).inAnyNamespace()
                         .list(new ListOptionsBuilder().withLimit(1L).build());
-                log.info("CustomResourceDefinition {} is installed now: reading {}", KindModel.crdName(feed.kind),
-                        feed.kind.kind());
-                feed.crdMissing = false;
-                feed.listed = false;
-                feed.start();
+                log.info("CustomResourceDefinition {} is installed now: reading {}", crd, feed.kind.kind());
             } catch (KubernetesClientException e) {
-                log.debug("CustomResourceDefinition {} still not readable (HTTP {})", KindModel.crdName(feed.kind),
-                        e.getCode(), e);
+                if (e.getCode() == 404) {
+                    log.debug("CustomResourceDefinition {} is still not installed", crd);
+                    continue;
+                }
+                if (e.getCode() <= 0) {
+                    log.debug("Probing CustomResourceDefinition {} failed; will retry", crd, e);
+                    continue;
+                }
+                // Any other answer (403, 500) means the resource exists now; the informer reports what is wrong.
+                log.info("CustomResourceDefinition {} answers now (HTTP {}): reading {}", crd, e.getCode(),
+                        feed.kind.kind());
             } catch (RuntimeException e) {
-                log.debug("Probing CustomResourceDefinition {} failed", KindModel.crdName(feed.kind), e);
+                log.debug("Probing CustomResourceDefinition {} failed; will retry", crd, e);
+                continue;
             }
+            feed.crdMissing = false;
+            feed.listed = false;
+            feed.start();
         }
     }
 
