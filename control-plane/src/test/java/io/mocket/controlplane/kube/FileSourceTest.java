@@ -396,4 +396,23 @@ class FileSourceTest {
                 .hasMessageContaining(file.toString()).hasMessageContaining("not a directory");
         assertThat(sink.calls()).isEmpty();
     }
+
+    @Test
+    void theDemoClusterOfTheRepositoryLoadsWithoutProblems() {
+        Path demo = Path.of("..", "examples", "cluster").toAbsolutePath().normalize();
+        assertThat(demo).as("the demo cluster next to the control-plane module").isDirectory();
+        FileSource source = new FileSource(demo, sink, EVENTS_ONLY, meters);
+        toClose.add(source);
+
+        source.start();
+
+        assertThat(source.problems()).isEmpty();
+        assertThat(sink.objects(KubeKind.NAMESPACE)).containsOnlyKeys("istio-system", "demo");
+        assertThat(sink.objects(KubeKind.NODE)).containsOnlyKeys("node-a", "node-b");
+        assertThat(sink.objects(KubeKind.POD)).containsOnlyKeys("demo/frontend-0", "demo/backend-0", "demo/backend-1");
+        assertThat(sink.objects(KubeKind.SERVICE)).containsOnlyKeys("demo/frontend", "demo/backend");
+        assertThat(sink.objects(KubeKind.AUTHORIZATION_POLICY)).containsOnlyKeys("demo/backend-allow-frontend");
+        assertThat(sink.objects(KubeKind.PEER_AUTHENTICATION)).containsOnlyKeys("demo/strict");
+        assertThat(sink.objects(KubeKind.GATEWAY)).containsOnlyKeys("demo/backend-waypoint");
+    }
 }
