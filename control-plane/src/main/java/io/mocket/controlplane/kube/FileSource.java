@@ -333,7 +333,11 @@ public final class FileSource implements AutoCloseable {
     }
 
     private FileState parse(Path file, byte[] bytes, String hash, FileState previous) {
-        List<ManifestParser.Document> documents = parser.parse(new String(bytes, StandardCharsets.UTF_8));
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        if (text.startsWith("\uFEFF")) {
+            text = text.substring(1); // a byte order mark, as some Windows editors write
+        }
+        List<ManifestParser.Document> documents = parser.parse(text);
         List<ManifestParser.Parsed> good = new ArrayList<>();
         List<Problem> fileProblems = new ArrayList<>();
         for (ManifestParser.Document document : documents) {
