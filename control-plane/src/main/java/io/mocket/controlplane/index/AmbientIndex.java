@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -98,9 +99,11 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
         this.services = new ServiceTranslator(settings, state, bindings);
         this.debounceDelay = Timer.builder("mocket.index.debounce.delay")
                 .description("From the first source event of a batch to the start of its commit")
+                .publishPercentileHistogram()
                 .register(meters);
         this.translateTime = Timer.builder("mocket.index.translate")
                 .description("Translation of one batch of dirty outputs")
+                .publishPercentileHistogram()
                 .register(meters);
         this.invalidPolicies = Counter.builder("mocket.authorization.invalid")
                 .description("AuthorizationPolicy conversions rejected as invalid (the policy is not served)")
@@ -189,9 +192,9 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
         } finally {
             lock.unlock();
         }
-        Map<String, String> invalidView = new java.util.TreeMap<>();
+        Map<String, String> invalidView = new TreeMap<>();
         invalid.forEach((k, v) -> invalidView.put(k.toString(), v));
-        Map<String, String> unservedView = new java.util.TreeMap<>();
+        Map<String, String> unservedView = new TreeMap<>();
         unserved.forEach((k, v) -> unservedView.put(k.toString(), v));
         return new IndexDescription(inputs,
                 Map.of("workload", workloadCount, "service", serviceCount, "authorization", authorizationCount),

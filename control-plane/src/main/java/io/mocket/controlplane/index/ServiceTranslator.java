@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.ServiceSpec;
 import io.mocket.api.istio.workload.Address;
 import io.mocket.api.istio.workload.IPFamilies;
 import io.mocket.api.istio.workload.LoadBalancing;
@@ -46,7 +47,7 @@ final class ServiceTranslator {
             return null;
         }
         ObjectKey key = ObjectKey.of(service);
-        var spec = service.getSpec() == null ? new io.fabric8.kubernetes.api.model.ServiceSpec() : service.getSpec();
+        var spec = service.getSpec() == null ? new ServiceSpec() : service.getSpec();
         String hostname = OutputKey.hostname(settings, key);
 
         List<String> vips = vips(spec);
@@ -96,7 +97,7 @@ final class ServiceTranslator {
                 Address.newBuilder().setService(s).build());
     }
 
-    private LoadBalancing loadBalancing(Service service, io.fabric8.kubernetes.api.model.ServiceSpec spec) {
+    private LoadBalancing loadBalancing(Service service, ServiceSpec spec) {
         LoadBalancing.Builder lb = null;
         if ("Local".equals(spec.getInternalTrafficPolicy())) {
             // Node-local endpoints only, and nothing else.
@@ -193,7 +194,7 @@ final class ServiceTranslator {
     }
 
     /** spec.clusterIPs (or clusterIP), without "None" (headless) and empty values. */
-    private static List<String> vips(io.fabric8.kubernetes.api.model.ServiceSpec spec) {
+    private static List<String> vips(ServiceSpec spec) {
         List<String> ips = spec.getClusterIPs() != null && !spec.getClusterIPs().isEmpty()
                 ? spec.getClusterIPs()
                 : spec.getClusterIP() == null ? List.of() : List.of(spec.getClusterIP());

@@ -1,5 +1,6 @@
 package io.mocket.controlplane.index;
 
+import com.google.protobuf.ByteString;
 import io.fabric8.kubernetes.api.model.LabelSelector;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.Gateway;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.GatewayStatusAddress;
@@ -8,7 +9,7 @@ import io.mocket.api.istio.workload.ApplicationTunnel;
 import io.mocket.api.istio.workload.GatewayAddress;
 import io.mocket.api.istio.workload.NamespacedHostname;
 import io.mocket.api.istio.workload.NetworkAddress;
-import com.google.protobuf.ByteString;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -146,7 +147,7 @@ record Waypoint(ObjectKey gateway, GatewayAddress address, ApplicationTunnel inb
 
     /** The listener whose allowedRoutes decide who may use the waypoint. */
     private static Listener attachmentListener(Gateway gw, ApplicationTunnel binding) {
-        var listeners = gw.getSpec().getListeners() == null ? java.util.List.<Listener>of() : gw.getSpec().getListeners();
+        List<Listener> listeners = gw.getSpec().getListeners() == null ? List.of() : gw.getSpec().getListeners();
         if (binding != null) {
             for (Listener l : listeners) {
                 if (binding.getPort() != 0 ? l.getPort() != null && l.getPort() == binding.getPort()

@@ -10,7 +10,6 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.gatewayapi.v1.Gateway;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.GatewayBuilder;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -196,9 +195,5 @@ final class IndexFixture implements AutoCloseable {
                   namespace: %s
                 spec:
                 %s""".formatted(name, ns, indented));
-    }
-
-    static Gateway gateway(GatewayBuilder b) {
-        return b.build();
     }
 }
