@@ -291,6 +291,7 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
                 if (old != null) {
                     ObjectKey k = (ObjectKey) key;
                     state.servicesByNamespace.remove(k.namespace(), k);
+                    state.servicesBySelectorLabel.remove(ClusterState.selectorLabel(old), k);
                     state.waypointUsers.remove(ownWaypoint(old), new ServiceKey(k));
                     mark(new ServiceKey(k));
                     markSelectedPods(k.namespace(), selection(old).selector(), null);
@@ -372,6 +373,7 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
             return;
         }
         state.servicesByNamespace.add(key.namespace(), key);
+        state.servicesBySelectorLabel.move(old == null ? null : ClusterState.selectorLabel(old), ClusterState.selectorLabel(service), key);
         state.waypointUsers.move(old == null ? null : ownWaypoint(old), ownWaypoint(service), new ServiceKey(key));
         mark(new ServiceKey(key));
         // A workload lists the services selecting it with their ports: only a change of selector, ports or

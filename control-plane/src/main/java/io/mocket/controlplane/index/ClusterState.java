@@ -36,12 +36,37 @@ final class ClusterState {
     final SecondaryIndex<String, ObjectKey> podsByNamespace = new SecondaryIndex<>();
     final SecondaryIndex<String, ObjectKey> podsByNode = new SecondaryIndex<>();
     final SecondaryIndex<String, ObjectKey> servicesByNamespace = new SecondaryIndex<>();
+    /**
+     * Served Services with a selector, each under one label of its selector (the first by name), so a pod
+     * finds the services that may select it from its own labels instead of testing every service of its
+     * namespace.
+     */
+    final SecondaryIndex<SelectorLabel, ObjectKey> servicesBySelectorLabel = new SecondaryIndex<>();
     final SecondaryIndex<String, ObjectKey> policiesByNamespace = new SecondaryIndex<>();
     final SecondaryIndex<String, ObjectKey> peerAuthenticationsByNamespace = new SecondaryIndex<>();
     /** Gateway to the pods and services whose own use-waypoint label names it. */
     final SecondaryIndex<ObjectKey, OutputKey> waypointUsers = new SecondaryIndex<>();
     /** Gateway to the pods that are its instances (gateway-name label). */
     final SecondaryIndex<ObjectKey, ObjectKey> waypointInstances = new SecondaryIndex<>();
+
+    /** One label of a Service selector, within a namespace. */
+    record SelectorLabel(String namespace, String key, String value) {
+    }
+
+    /** The entry a Service is indexed under, or null when it selects nothing or is not served. */
+    static SelectorLabel selectorLabel(Service s) {
+        if (!ServiceTranslator.served(s) || s.getSpec() == null || s.getSpec().getSelector() == null
+                || s.getSpec().getSelector().isEmpty()) {
+            return null;
+        }
+        Map.Entry<String, String> first = null;
+        for (Map.Entry<String, String> e : s.getSpec().getSelector().entrySet()) {
+            if (first == null || e.getKey().compareTo(first.getKey()) < 0) {
+                first = e;
+            }
+        }
+        return new SelectorLabel(s.getMetadata().getNamespace(), first.getKey(), first.getValue());
+    }
 
     Map<String, String> namespaceLabels(String namespace) {
         return MeshLabels.labels(namespaces.get(namespace));

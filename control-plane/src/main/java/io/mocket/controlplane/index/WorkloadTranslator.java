@@ -168,34 +168,39 @@ final class WorkloadTranslator {
     private Map<String, PortList> services(Pod pod, String namespace, Map<String, String> labels) {
         // Sorted, so the serialized map, and with it the content version, does not depend on iteration order.
         TreeMap<String, PortList> out = new TreeMap<>();
-        for (ObjectKey sk : state.servicesByNamespace.get(namespace)) {
-            Service s = state.services.get(sk);
-            if (s == null || s.getSpec() == null || !ServiceTranslator.served(s)
-                    || !Selector.selectsNonEmpty(s.getSpec().getSelector(), labels)) {
-                continue;
-            }
-            PortList.Builder ports = PortList.newBuilder();
-            for (ServicePort p : s.getSpec().getPorts() == null ? List.<ServicePort>of() : s.getSpec().getPorts()) {
-                if (p.getPort() == null) {
-                    continue;
+        for (Map.Entry<String, String> label : labels.entrySet()) {
+            for (ObjectKey sk : state.servicesBySelectorLabel.get(new ClusterState.SelectorLabel(namespace, label.getKey(), label.getValue()))) {
+                Service s = state.services.get(sk);
+                if (s != null && ServiceTranslator.served(s) && Selector.selectsNonEmpty(s.getSpec().getSelector(), labels)) {
+                    out.put(sk.namespace() + "/" + OutputKey.hostname(settings, sk), ports(pod, s));
                 }
-                IntOrString target = p.getTargetPort();
-                int targetPort;
-                if (target != null && target.getStrVal() != null && !target.getStrVal().isEmpty()) {
-                    targetPort = namedContainerPort(pod, target.getStrVal());
-                    if (targetPort < 0) {
-                        // The pod does not expose the named port: this service port does not reach it.
-                        continue;
-                    }
-                } else {
-                    // The API server defaults a missing targetPort to the port.
-                    targetPort = target == null || target.getIntVal() == null ? p.getPort() : target.getIntVal();
-                }
-                ports.addPorts(Port.newBuilder().setServicePort(p.getPort()).setTargetPort(targetPort));
             }
-            out.put(sk.namespace() + "/" + OutputKey.hostname(settings, sk), ports.build());
         }
         return out;
+    }
+
+    /** The ports of Service {@code s} as they reach {@code pod}. */
+    private static PortList ports(Pod pod, Service s) {
+        PortList.Builder ports = PortList.newBuilder();
+        for (ServicePort p : s.getSpec().getPorts() == null ? List.<ServicePort>of() : s.getSpec().getPorts()) {
+            if (p.getPort() == null) {
+                continue;
+            }
+            IntOrString target = p.getTargetPort();
+            int targetPort;
+            if (target != null && target.getStrVal() != null && !target.getStrVal().isEmpty()) {
+                targetPort = namedContainerPort(pod, target.getStrVal());
+                if (targetPort < 0) {
+                    // The pod does not expose the named port: this service port does not reach it.
+                    continue;
+                }
+            } else {
+                // The API server defaults a missing targetPort to the port.
+                targetPort = target == null || target.getIntVal() == null ? p.getPort() : target.getIntVal();
+            }
+            ports.addPorts(Port.newBuilder().setServicePort(p.getPort()).setTargetPort(targetPort));
+        }
+        return ports.build();
     }
 
     /** The TCP container port named {@code name}, also in native sidecars (restartPolicy Always), or -1. */

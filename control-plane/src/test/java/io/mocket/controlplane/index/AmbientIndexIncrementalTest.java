@@ -225,7 +225,7 @@ class AmbientIndexIncrementalTest {
     @Test
     void commitWaitsForTheQuietPeriodAndCarriesTheFirstEventTime() throws Exception {
         f.close();
-        f = new IndexFixture(MeshSettings.defaults().withDebounce(Duration.ofMillis(80), Duration.ofMillis(2000)));
+        f = new IndexFixture(MeshSettings.defaults().withDebounce(Duration.ofMillis(200), Duration.ofMillis(5000)));
         List<Long> committedAt = new CopyOnWriteArrayList<>();
         f.store.addListener(c -> committedAt.add(System.nanoTime()));
 
@@ -242,9 +242,9 @@ class AmbientIndexIncrementalTest {
         assertThat(c.updated(ResourceType.ADDRESS)).containsExactlyInAnyOrder(uid("shop", "web-0"), uid("shop", "web-1"));
         assertThat(c.firstEventNanos()).isBetween(before, afterFirst);
         assertThat(committedAt.getFirst() - lastEvent).as("committed a quiet period after the last event")
-                .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(80) - TimeUnit.MILLISECONDS.toNanos(5));
+                .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(200) - TimeUnit.MILLISECONDS.toNanos(5));
         assertThat(f.meters.find("mocket.index.debounce.delay").timer().count()).isEqualTo(1);
-        assertThat(f.meters.find("mocket.index.debounce.delay").timer().totalTime(TimeUnit.MILLISECONDS)).isGreaterThanOrEqualTo(95);
+        assertThat(f.meters.find("mocket.index.debounce.delay").timer().totalTime(TimeUnit.MILLISECONDS)).isGreaterThanOrEqualTo(215);
         assertThat(f.meters.find("mocket.index.translate").timer().count()).isEqualTo(1);
     }
 

@@ -293,6 +293,15 @@ class AmbientIndexWorkloadTest {
     }
 
     @Test
+    void multiLabelSelectorsNeedEveryLabel() {
+        f.apply(SERVICE, service("shop", "web-v1", "10.96.0.10").editSpec().withSelector(Map.of("app", "web", "version", "v1")).endSpec().build());
+        f.apply(POD, pod("shop", "v1", "10.1.0.5").editMetadata().addToLabels("version", "v1").endMetadata().build(),
+                pod("shop", "v2", "10.1.0.6").editMetadata().addToLabels("version", "v2").endMetadata().build());
+        assertThat(f.workload("shop", "v1").getServicesMap()).containsOnlyKeys("shop/web-v1.shop.svc.cluster.local");
+        assertThat(f.workload("shop", "v2").getServicesMap()).isEmpty();
+    }
+
+    @Test
     void namedTargetPortIsFoundInNativeSidecarsButOnlyForTcp() {
         f.apply(SERVICE, service("shop", "web", "10.96.0.10").editSpec().withPorts()
                 .addNewPort().withName("admin").withPort(15000).withNewTargetPort("admin").endPort()
