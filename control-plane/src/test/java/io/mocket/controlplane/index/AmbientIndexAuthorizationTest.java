@@ -169,6 +169,23 @@ class AmbientIndexAuthorizationTest {
     }
 
     @Test
+    void everyHttpAttributeAndItsNotFormIsRecognised() {
+        f.apply(AUTHORIZATION_POLICY, policy("shop", "p", """
+                rules:
+                - to: [{operation: {hosts: [a.example]}}]
+                - to: [{operation: {notHosts: [a.example]}}]
+                - to: [{operation: {notMethods: [DELETE]}}]
+                - to: [{operation: {notPaths: [/x]}}]
+                - from: [{source: {notRequestPrincipals: [x/y]}}]
+                - from: [{source: {notRemoteIpBlocks: [10.0.0.0/8]}}]
+                - when: [{key: remote.ip, values: [10.0.0.1]}]
+                - when: [{key: connection.sni, values: [a.example]}]
+                """));
+        assertThat(f.authorization("shop", "p").getGroupsList()).isEmpty();
+        assertThat(f.counter("mocket.authorization.l7.failclosed", "action", "allow")).isEqualTo(8);
+    }
+
+    @Test
     void allowPolicyWithOnlyHttpRulesAllowsNothing() {
         f.apply(AUTHORIZATION_POLICY, policy("shop", "p", "rules: [{to: [{operation: {paths: [/admin]}}]}]"));
         assertThat(f.authorization("shop", "p").getGroupsList()).isEmpty();
