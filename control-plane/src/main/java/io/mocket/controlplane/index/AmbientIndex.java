@@ -703,20 +703,12 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
         return gw == null ? null : new ObjectKey(pod.getMetadata().getNamespace(), gw);
     }
 
-    /** Same object as before: an informer resync, a relist, or a file reload that changed nothing. */
+    /**
+     * Same object as before: an informer resync (same instance), a relist or a file reload that changed
+     * nothing. Content is compared, not resourceVersion: hand-written files may keep a stale one.
+     */
     private static boolean unchanged(HasMetadata old, HasMetadata current) {
-        if (old == null) {
-            return false;
-        }
-        if (old == current) {
-            return true;
-        }
-        String before = old.getMetadata().getResourceVersion();
-        String after = current.getMetadata().getResourceVersion();
-        if (before != null && before.equals(after)) {
-            return true;
-        }
-        return old.equals(current);
+        return old != null && (old == current || old.equals(current));
     }
 
     private boolean wellFormed(KubeKind kind, HasMetadata o) {
