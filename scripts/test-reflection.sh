@@ -19,7 +19,7 @@ wait_ready "http://127.0.0.1:$ADMIN_PORT/health/readiness" 90 "$PID" || { tail -
 
 passed=0 failed=0
 check() { # check NAME EXPECTED-REGEX OUTPUT
-  if grep -Eq -- "$2" <<<"$3"; then passed=$((passed + 1)); echo "ok   $1"
+  if grep -Ezq -- "$2" <<<"$3"; then passed=$((passed + 1)); echo "ok   $1"
   else failed=$((failed + 1)); echo "FAIL $1: expected /$2/ in:"; head -30 <<<"$3"; fi
 }
 URL="http://127.0.0.1:$XDS_PORT"

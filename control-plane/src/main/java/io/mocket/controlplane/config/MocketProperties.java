@@ -47,8 +47,8 @@ public record MocketProperties(
     public record Debounce(@DefaultValue("10ms") Duration quiet, @DefaultValue("100ms") Duration max) {
     }
 
-    /** Informer settings. */
-    public record Kubernetes(@DefaultValue("10m") Duration resync) {
+    /** Informer settings: {@code resync} 0 means off (watches already deliver every change). */
+    public record Kubernetes(@DefaultValue("0s") Duration resync) {
     }
 
     /** Lease-based leader election; only the leader writes to the API server. */

@@ -407,12 +407,14 @@ class FileSourceTest {
         source.start();
 
         assertThat(source.problems()).isEmpty();
-        assertThat(sink.objects(KubeKind.NAMESPACE)).containsOnlyKeys("istio-system", "demo");
-        assertThat(sink.objects(KubeKind.NODE)).containsOnlyKeys("node-a", "node-b");
-        assertThat(sink.objects(KubeKind.POD)).containsOnlyKeys("demo/frontend-0", "demo/backend-0", "demo/backend-1");
-        assertThat(sink.objects(KubeKind.SERVICE)).containsOnlyKeys("demo/frontend", "demo/backend");
-        assertThat(sink.objects(KubeKind.AUTHORIZATION_POLICY)).containsOnlyKeys("demo/backend-allow-frontend");
-        assertThat(sink.objects(KubeKind.PEER_AUTHENTICATION)).containsOnlyKeys("demo/strict");
-        assertThat(sink.objects(KubeKind.GATEWAY)).containsOnlyKeys("demo/backend-waypoint");
+        assertThat(sink.objects(KubeKind.NAMESPACE)).containsOnlyKeys("istio-system", "shop", "legacy");
+        assertThat(sink.objects(KubeKind.NODE)).containsOnlyKeys("node-1", "node-2");
+        assertThat(sink.objects(KubeKind.POD)).hasSize(6).containsKeys("shop/productpage-v1-6b746f74dc-9stvs",
+                "legacy/billing-6d9f7c8b47-zq8rt");
+        assertThat(sink.objects(KubeKind.SERVICE)).hasSize(7).containsKeys("shop/productpage", "legacy/billing");
+        assertThat(sink.objects(KubeKind.AUTHORIZATION_POLICY)).containsOnlyKeys("istio-system/deny-test-net",
+                "shop/allow-shop", "shop/ratings-deny-legacy", "shop/reviews-get-only");
+        assertThat(sink.objects(KubeKind.PEER_AUTHENTICATION)).containsOnlyKeys("istio-system/default");
+        assertThat(sink.objects(KubeKind.GATEWAY)).containsOnlyKeys("shop/shop-waypoint");
     }
 }
