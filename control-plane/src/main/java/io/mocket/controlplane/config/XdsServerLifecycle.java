@@ -4,7 +4,7 @@ import io.mocket.controlplane.xds.XdsServer;
 import org.springframework.context.SmartLifecycle;
 
 /** Opens the xDS port after the source started and closes it first on shutdown (graceful). */
-final class XdsServerLifecycle implements SmartLifecycle {
+public final class XdsServerLifecycle implements SmartLifecycle {
     private final XdsServer server;
     private volatile boolean running;
 
@@ -12,7 +12,7 @@ final class XdsServerLifecycle implements SmartLifecycle {
         this.server = server;
     }
 
-    XdsServer server() {
+    public XdsServer server() {
         return server;
     }
 
