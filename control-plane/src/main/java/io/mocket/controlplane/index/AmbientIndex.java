@@ -650,8 +650,9 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
         String serving;
         if (outcome == PolicyConversion.Outcome.KEPT_LAST_GOOD) {
             PolicyVersions.LastGood good = versions.lastGood();
-            serving = "the last good version (" + good.version() + ") keeps serving"
-                    + (good.conversion() instanceof PolicyConversion.NotServed n ? ", which is not served to L4 clients: " + n.reason() : "");
+            serving = good.conversion() instanceof PolicyConversion.NotServed n
+                    ? "the last good version (" + good.version() + ") stays in force, and it is not served to L4 clients: " + n.reason()
+                    : "the last good version (" + good.version() + ") keeps serving";
         } else {
             serving = i.standIn().description();
         }
@@ -664,7 +665,7 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
             case ALLOW_NOTHING, DENY_WIDENED -> log.warn("AuthorizationPolicy {} ({}) is invalid and has never been valid: {} {}. "
                             + "Fix: {}. Until it is fixed it is served fail-closed as {}",
                     key, versions.latestVersion(), i.field(), i.problem(), i.fix(), serving);
-            case SKIPPED -> log.warn("AuthorizationPolicy {} ({}) is invalid: {} {}. Fix: {}. Served: {}",
+            case SKIPPED -> log.warn("AuthorizationPolicy {} ({}) is invalid and has never been valid: {} {}. Fix: {}. Served for it: {}",
                     key, versions.latestVersion(), i.field(), i.problem(), i.fix(), serving);
         }
         return versions.inForce() instanceof PolicyConversion.Served s ? resource(key, s) : null;

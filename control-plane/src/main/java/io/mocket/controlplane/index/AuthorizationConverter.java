@@ -103,9 +103,9 @@ final class AuthorizationConverter {
      *       it applies to accept only what their other ALLOW policies allow (ztunnel denies a connection when ALLOW
      *       policies apply and none matches).</li>
      *   <li>DENY: the rules as far as they can be read, each unreadable condition read as matching every connection,
-     *       so the rule denies at least what was written. This is istiod's rule for what ztunnel cannot check (a
-     *       DENY rule with HTTP attributes is enforced without them, "more restrictive than requested"), and its
-     *       CUSTOM fallback (a CUSTOM policy whose provider is broken becomes a deny of its rules).</li>
+     *       so the rule denies at least what was written. istiod treats what ztunnel cannot check the same way
+     *       (a DENY rule with HTTP attributes is served without them), and so does its CUSTOM fallback (a CUSTOM
+     *       policy whose provider cannot be used becomes a deny of its rules).</li>
      *   <li>AUDIT, CUSTOM: nothing, as for a valid one; L4 clients do not enforce them.</li>
      * </ul>
      * The selector is read the same way: a label that cannot be read is left out, and a selector that cannot be
@@ -123,7 +123,7 @@ final class AuthorizationConverter {
         String actionName = spec == null ? null : actionObj == null ? "ALLOW" : actionObj instanceof String s ? s : null;
         if ("AUDIT".equals(actionName) || "CUSTOM".equals(actionName)) {
             return new PolicyConversion.StandIn(null, PolicyConversion.Outcome.SKIPPED,
-                    "nothing: action " + actionName + " is not enforced by L4 clients, so no version of it is served");
+                    "nothing, as for a valid version: L4 clients do not enforce action " + actionName);
         }
         Action action = "DENY".equals(actionName) ? Action.DENY : Action.ALLOW;
         boolean actionUnreadable = action == Action.ALLOW && !"ALLOW".equals(actionName) && !"".equals(actionName);
