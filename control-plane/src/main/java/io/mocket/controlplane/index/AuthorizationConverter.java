@@ -96,8 +96,9 @@ final class AuthorizationConverter {
     }
 
     /**
-     * What to serve for an invalid policy that has never been valid. Whatever an unreadable part meant, the result
-     * must not let through a connection the written policy would have stopped:
+     * What to serve for an invalid policy that has never been valid. Whatever an unreadable condition or selector
+     * meant, the result does not let through a connection the written policy would have stopped (an unreadable
+     * action is the one guess: it is read as ALLOW, see the package documentation):
      * <ul>
      *   <li>ALLOW, or an action that cannot be read: an ALLOW without rules, which matches nothing, so the workloads
      *       it applies to accept only what their other ALLOW policies allow (ztunnel denies a connection when ALLOW
@@ -248,7 +249,8 @@ final class AuthorizationConverter {
     }
 
     /**
-     * The clauses of one rule (AND) and the HTTP attributes it named, sorted. No clause matches every connection.
+     * The clauses of one rule (AND) and the HTTP attributes it named, sorted. A rule without clauses matches every
+     * connection.
      */
     private record ConvertedRule(List<Rules> rules, List<String> l7Attributes) {
         static final ConvertedRule MATCHES_ALL = new ConvertedRule(List.of(), List.of());

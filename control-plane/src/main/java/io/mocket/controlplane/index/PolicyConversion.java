@@ -42,7 +42,8 @@ sealed interface PolicyConversion {
 
     /**
      * What is served for a policy that has never been valid: built from the parts that can be read so that it is
-     * never more open than the policy as written, whatever the unreadable parts meant.
+     * never more open than the policy as written, whatever its unreadable conditions or selector meant (an
+     * unreadable action is read as ALLOW).
      *
      * @param served      the Authorization and the workloads that list it, or null when nothing is served
      * @param outcome     {@link Outcome#ALLOW_NOTHING}, {@link Outcome#DENY_WIDENED} or {@link Outcome#SKIPPED}
