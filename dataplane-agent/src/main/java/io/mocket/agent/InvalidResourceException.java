@@ -7,10 +7,17 @@ package io.mocket.agent;
 public final class InvalidResourceException extends Exception {
 
     private final String resourceName;
+    private final String problem;
 
     public InvalidResourceException(String resourceName, String problem) {
         super(resourceName + ": " + problem);
         this.resourceName = resourceName;
+        this.problem = problem;
+    }
+
+    /** What is wrong, without the name. */
+    public String problem() {
+        return problem;
     }
 
     /** The xDS name of the resource. */

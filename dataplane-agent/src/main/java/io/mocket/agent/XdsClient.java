@@ -235,7 +235,7 @@ public final class XdsClient implements AutoCloseable {
             try {
                 upserts.add(decoder.decode(kind, r));
             } catch (InvalidResourceException e) {
-                problems.put(e.resourceName(), e.getMessage());
+                problems.put(e.resourceName(), e.problem());
             }
         }
         long generation = state.apply(new NodeState.Update(kind, upserts, response.getRemovedResourcesList(), first));
@@ -266,9 +266,12 @@ public final class XdsClient implements AutoCloseable {
                 .setResponseNonce(response.getNonce());
         String nack = "";
         if (!rejected.isEmpty()) {
+            // Members of a service that did not fit share its problem: one line per problem, naming them all.
+            Map<String, List<String>> byProblem = new LinkedHashMap<>();
+            rejected.forEach((name, problem) -> byProblem.computeIfAbsent(problem, p -> new ArrayList<>()).add(name));
             nack = "rejected " + rejected.size() + " of " + response.getResourcesCount() + " resources: "
-                    + rejected.entrySet().stream().map(e -> e.getValue().startsWith(e.getKey())
-                            ? e.getValue() : e.getKey() + ": " + e.getValue())
+                    + byProblem.entrySet().stream()
+                    .map(e -> String.join(", ", e.getValue()) + ": " + e.getKey())
                     .collect(Collectors.joining("; "));
             req.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(INVALID_ARGUMENT).setMessage(nack));
             metrics.xdsNack(kind);

@@ -15,6 +15,8 @@ import io.mocket.api.istio.workload.Service;
 import io.mocket.api.istio.workload.Workload;
 import io.mocket.bpf.BackendKey;
 import io.mocket.bpf.BackendValue;
+import io.mocket.bpf.ConnectionKey;
+import io.mocket.bpf.ConnectionMetrics;
 import io.mocket.bpf.EndpointKey;
 import io.mocket.bpf.FrontendKey;
 import io.mocket.bpf.FrontendValue;
@@ -26,6 +28,7 @@ import io.mocket.bpf.ServiceValue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -148,6 +151,24 @@ class AgentKernelTest {
                     assertEquals(6, maps.frontends().entries().size());
                     revisions[0] = maps.services().get(new ServiceKey(webId)).orElseThrow().revision();
                     revisions[1] = maps.services().get(new ServiceKey(apiId)).orElseThrow().revision();
+
+                    // What sockops writes for a closed connection from web-1 (this node) to api through its VIP.
+                    maps.connections().put(new ConnectionKey(4242), new ConnectionMetrics(1, 2, 101, 2001,
+                            new InetSocketAddress(InetAddress.ofLiteral("192.0.2.2"), 40000),
+                            new InetSocketAddress(InetAddress.ofLiteral("192.0.2.4"), 9091), apiId,
+                            ConnectionMetrics.Direction.ACTIVE, ConnectionMetrics.TCP_CLOSE));
+                    String scraped = agent.metrics().scrape();
+                    String labels = "{reporter=\"source\",source_workload=\"web\",source_workload_namespace=\"default\","
+                            + "source_canonical_service=\"unknown\",destination_service=\"api.default.svc.cluster.local\","
+                            + "destination_service_namespace=\"default\",destination_workload=\"api\","
+                            + "destination_workload_namespace=\"default\",request_protocol=\"tcp\","
+                            + "connection_security_policy=\"unknown\"}";
+                    assertTrue(scraped.contains("istio_tcp_connections_opened_total" + labels + " 1"), scraped);
+                    assertTrue(scraped.contains("istio_tcp_connections_closed_total" + labels + " 1"), scraped);
+                    assertTrue(scraped.contains("istio_tcp_received_bytes_total" + labels + " 101"), scraped);
+                    assertTrue(scraped.contains("istio_tcp_sent_bytes_total" + labels + " 2001"), scraped);
+                    assertEquals(Optional.empty(), maps.connections().get(new ConnectionKey(4242)),
+                            "a closed connection is deleted once counted");
                 }
                 try {
                     assertEquals("200 ready\n", get(agent.adminAddress(), "/healthz/ready"));
@@ -232,6 +253,8 @@ class AgentKernelTest {
             assertFalse(first.acked());
             assertTrue(first.nack().contains(b + ": service " + b + " port 80 (v4) does not fit: mk_endpoint holds 2 of"
                     + " 4 entries and 3 more are needed"), first.nack());
+            assertTrue(first.nack().contains(Mesh.podName("default", "b-1") + ", "), "members share the line: "
+                    + first.nack());
             assertFalse(first.nack().contains(a + ":"), first.nack());
             assertTrue(metrics.mapFullCount(LoadBalancerMaps.ENDPOINT) >= 1);
 
