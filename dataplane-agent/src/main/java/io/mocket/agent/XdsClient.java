@@ -384,7 +384,18 @@ public final class XdsClient implements AutoCloseable {
 
         @Override
         public void onNext(DeltaDiscoveryResponse response) {
-            handle(this, response);
+            try {
+                handle(this, response);
+            } catch (RuntimeException e) {
+                // A bug here must not kill the stream silently: answer with the error and keep the last state.
+                log.log(System.Logger.Level.ERROR, "xDS response " + response.getNonce() + " could not be handled", e);
+                send(DeltaDiscoveryRequest.newBuilder()
+                        .setTypeUrl(response.getTypeUrl())
+                        .setResponseNonce(response.getNonce())
+                        .setErrorDetail(com.google.rpc.Status.newBuilder().setCode(Status.Code.INTERNAL.value())
+                                .setMessage("the agent failed to apply the response: " + e))
+                        .build());
+            }
         }
 
         @Override
