@@ -154,12 +154,14 @@ public final class PodProbe {
      * Dials continuously until connections follow a change of backends: {@code reach} stops at the first
      * connection to one of {@code labels}; {@code only} at the end of a streak of {@link #FOLLOW_STREAK}
      * connections all to {@code labels}. Answers {@code started} at once, then
-     * {@code ok t=<nanoTime of the first following connect> connections=<n> errors=<n>}. System.nanoTime is
+     * {@code ok t=<nanoTime of the first following connect> connections=<n> errors=<n> interval=<mean ns per
+     * connect>} (the interval is the resolution of the measurement). System.nanoTime is
      * CLOCK_MONOTONIC, so the caller can compare it with its own clock.
      */
     private static String follow(InetSocketAddress to, boolean reach, Set<String> labels, int max, long deadlineMs) {
         answer("started");
-        long deadline = System.nanoTime() + deadlineMs * 1_000_000L;
+        long begin = System.nanoTime();
+        long deadline = begin + deadlineMs * 1_000_000L;
         int streak = 0;
         long streakStart = 0;
         int errors = 0;
@@ -182,7 +184,9 @@ public final class PodProbe {
                 streakStart = start;
             }
             if (reach || streak >= FOLLOW_STREAK) {
-                return "ok t=" + streakStart + " connections=" + (i + 1) + " errors=" + errors;
+                long interval = (System.nanoTime() - begin) / (i + 1);
+                return "ok t=" + streakStart + " connections=" + (i + 1) + " errors=" + errors
+                        + " interval=" + interval;
             }
         }
         return "err ETIMEDOUT connections did not follow within " + max + " connects or " + deadlineMs
