@@ -50,6 +50,8 @@ public final class TestCluster implements AutoCloseable {
     /** Where tests put service VIPs: routed nowhere in the cluster. */
     public static final String SERVICE_CIDR = "10.252.0.0/16";
 
+    private static final String UNENROLLED = "unenrolled";
+    private static final String HOST = "host";
     private static final int MAX_NODES = 200;
     private static final int MAX_PODS_PER_NODE = 250;
     private static final Duration CLEANUP_WAIT = Duration.ofSeconds(10);
@@ -121,6 +123,10 @@ public final class TestCluster implements AutoCloseable {
         HostCommand.run("mount", "-t", "bpf", "bpf", bpffs.toString());
         HostCommand.run("mount", "-t", "cgroup2", "none", cgroupMount.toString());
         HostCommand.run("mkdir", cgroupRoot.toString());
+        // Processes outside the nodes' data planes still go into the cluster's tree (with no program
+        // attached): cleanup finds every one of them, and the tree's cpu.stat counts all the CPU they use.
+        HostCommand.run("mkdir", cgroupRoot.resolve(UNENROLLED).toString());
+        HostCommand.run("mkdir", cgroupRoot.resolve(HOST).toString());
 
         String underlay = underlayNetns();
         HostCommand.run("ip", "netns", "add", underlay);
@@ -193,25 +199,50 @@ public final class TestCluster implements AutoCloseable {
     }
 
     /**
-     * Starts a command in a pod's network namespace; with {@link Enrollment#AMBIENT} the process is first
-     * written into its node's cgroup (by a shell that then execs the command, so the pid is the command's).
+     * Starts a command in a pod's network namespace. A shell writes the process into a cgroup first and then
+     * execs the command (so the pid is the command's): its node's cgroup with {@link Enrollment#AMBIENT}, the
+     * cluster's {@code unenrolled} cgroup (no program attached) with {@link Enrollment#NONE}.
      *
      * @param name a short label for logs and errors
      */
     public PodProcess start(Pod pod, Enrollment enrollment, String name, List<String> command) {
-        List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", pod.netns()));
-        if (enrollment == Enrollment.AMBIENT) {
-            argv.addAll(List.of("sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", pod.node().cgroupProcs().toString()));
-        }
-        argv.addAll(command);
-        return launch(pod.name() + "-" + name, argv);
+        Path procs = enrollment == Enrollment.AMBIENT ? pod.node().cgroupProcs()
+                : cgroupRoot.resolve(UNENROLLED).resolve("cgroup.procs");
+        return launch(pod.name() + "-" + name, inCgroup(pod.netns(), procs, command));
     }
 
-    /** Starts a command in a node's own network namespace (a node proxy, for instance), in no node cgroup. */
+    /**
+     * Starts a command in a node's own network namespace (a node proxy, for instance), in the cluster's
+     * {@code host} cgroup: no node program applies to it.
+     */
     public PodProcess startOnNode(ClusterNode node, String name, List<String> command) {
-        List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", node.netns()));
+        return launch(node.name() + "-" + name,
+                inCgroup(node.netns(), cgroupRoot.resolve(HOST).resolve("cgroup.procs"), command));
+    }
+
+    private static List<String> inCgroup(String netns, Path cgroupProcs, List<String> command) {
+        List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", netns,
+                "sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", cgroupProcs.toString()));
         argv.addAll(command);
-        return launch(node.name() + "-" + name, argv);
+        return argv;
+    }
+
+    /**
+     * CPU time used so far by every process the cluster started, living or exited (the cgroup tree's
+     * {@code cpu.stat}, which cgroup2 keeps without any controller enabled). With tick-based accounting this
+     * includes the network softirq work the kernel does in those processes' context.
+     */
+    public Duration cpuUsage() {
+        try {
+            for (String line : Files.readAllLines(cgroupRoot.resolve("cpu.stat"))) {
+                if (line.startsWith("usage_usec ")) {
+                    return Duration.ofNanos(Long.parseLong(line.substring(11).trim()) * 1000);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + cgroupRoot.resolve("cpu.stat"), e);
+        }
+        throw new IllegalStateException("no usage_usec in " + cgroupRoot.resolve("cpu.stat"));
     }
 
     /** Starts a {@link PodProbe} in a pod and waits until it is ready for commands. */

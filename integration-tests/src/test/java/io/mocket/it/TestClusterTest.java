@@ -75,7 +75,10 @@ class TestClusterTest {
         List<String> members = Files.readAllLines(cluster.node(1).cgroupProcs());
         assertEquals(List.of(Long.toString(enrolled.pid())), members, "the enrolled probe, and only it");
         assertEquals(List.of(), Files.readAllLines(cluster.node(0).cgroupProcs()));
-        assertTrue(plain.isAlive());
+        assertEquals(List.of(Long.toString(plain.pid())),
+                Files.readAllLines(cluster.cgroupRoot().resolve("unenrolled").resolve("cgroup.procs")),
+                "a process that is not enrolled is still in the cluster's tree, under no program");
+        assertTrue(cluster.cpuUsage().toNanos() > 0, "the tree accounts the CPU of its processes");
         assertTrue(Files.isDirectory(cluster.bpffs()), "private bpffs mounted");
     }
 
