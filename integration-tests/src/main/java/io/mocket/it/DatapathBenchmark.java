@@ -122,14 +122,19 @@ public final class DatapathBenchmark {
     private final Pod client;
     private final Pod server;
     private final Path nftRules;
+    private final LoadBalancerMaps clientMaps;
+    private final LoadBalancerMaps serverMaps;
     private final List<String> checks = new ArrayList<>();
 
-    private DatapathBenchmark(Options options, TestCluster cluster, Pod client, Pod server, Path nftRules) {
+    private DatapathBenchmark(Options options, TestCluster cluster, Pod client, Pod server, Path nftRules,
+                              LoadBalancerMaps clientMaps, LoadBalancerMaps serverMaps) {
         this.options = options;
         this.cluster = cluster;
         this.client = client;
         this.server = server;
         this.nftRules = nftRules;
+        this.clientMaps = clientMaps;
+        this.serverMaps = serverMaps;
     }
 
     public static void main(String[] args) throws Exception {
@@ -139,8 +144,9 @@ public final class DatapathBenchmark {
                 "nft", "nftables"));
         String loadBefore = loadAverage();
         Instant started = Instant.now();
+        Libbpf libbpf = Libbpf.load();
         try (TestCluster cluster = TestCluster.create("mkbench", 2);
-             MapsDataPlane dataPlane = new MapsDataPlane(Libbpf.load())) {
+             MapsDataPlane dataPlane = new MapsDataPlane(libbpf)) {
             ClusterNode node0 = cluster.node(0);
             ClusterNode node1 = cluster.node(1);
             Pod client = cluster.addPod(node0, "client");
@@ -156,13 +162,18 @@ public final class DatapathBenchmark {
 
             Path nftRules = cluster.logDirectory().resolve("kube-proxy.nft");
             Files.writeString(nftRules, nftTable(server));
-            DatapathBenchmark bench = new DatapathBenchmark(options, cluster, client, server, nftRules);
-            bench.startServers(node1, node0);
-            Map<Load, Map<DataPath, List<WrkRun>>> wrk = bench.measureRequests();
-            Map<DataPath, List<Double>> iperf = bench.measureThroughput();
-            String report = bench.report(started, loadBefore, loadAverage(), wrk, iperf);
-            Files.writeString(options.output(), report);
-            System.out.println(report);
+            try (LoadBalancerMaps clientMaps = LoadBalancerMaps.openPinned(libbpf, node0.pinDirectory());
+                 LoadBalancerMaps serverMaps = LoadBalancerMaps.openPinned(libbpf, node1.pinDirectory())) {
+                DatapathBenchmark bench = new DatapathBenchmark(options, cluster, client, server, nftRules,
+                        clientMaps, serverMaps);
+                bench.startServers(node1, node0);
+                Map<Load, Map<DataPath, List<WrkRun>>> wrk = bench.measureRequests();
+                Map<DataPath, List<Double>> iperf = bench.measureThroughput();
+                Map<Load, WrkRun> agentAway = bench.measureAgentAway();
+                String report = bench.report(started, loadBefore, loadAverage(), wrk, iperf, agentAway);
+                Files.writeString(options.output(), report);
+                System.out.println(report);
+            }
         }
     }
 
@@ -341,7 +352,7 @@ public final class DatapathBenchmark {
         for (int round = 1; round <= options.rounds(); round++) {
             for (Load load : loads()) {
                 for (DataPath path : DataPath.values()) {
-                    WrkRun run = wrk(path, options.seconds(), load);
+                    WrkRun run = wrk(path, options.seconds(), load, true);
                     runs.computeIfAbsent(load, l -> new EnumMap<>(DataPath.class))
                             .computeIfAbsent(path, p -> new ArrayList<>()).add(run);
                     System.err.printf(Locale.ROOT, "round %d %-14s %-8s %9.0f req/s  p50 %.3f ms  p99 %.3f ms"
@@ -359,30 +370,60 @@ public final class DatapathBenchmark {
      * the client's connects to the service, on node-1 for the server's accepts).
      */
     private void warmUpAndCheck() {
-        Libbpf libbpf = Libbpf.load();
-        try (LoadBalancerMaps clientNode = LoadBalancerMaps.openPinned(libbpf, client.node().pinDirectory());
-             LoadBalancerMaps serverNode = LoadBalancerMaps.openPinned(libbpf, server.node().pinDirectory())) {
-            for (DataPath path : DataPath.values()) {
-                Set<ConnectionKey> clientBefore = new HashSet<>(clientNode.connections().keys());
-                Set<ConnectionKey> serverBefore = new HashSet<>(serverNode.connections().keys());
-                WrkRun run = wrk(path, 2, loads().getFirst());
-                if (run.requests() == 0 || run.errors() > 0) {
-                    throw new IllegalStateException("path " + path.label() + " does not work: " + run);
-                }
-                long toService = newEntries(clientNode, clientBefore, m -> m.serviceId() != 0
-                        && m.direction() == ConnectionMetrics.Direction.ACTIVE);
-                long accepted = newEntries(serverNode, serverBefore,
-                        m -> m.direction() == ConnectionMetrics.Direction.PASSIVE);
-                boolean mocket = path == DataPath.MOCKET;
-                if (mocket != (toService > 0) || mocket != (accepted > 0)) {
-                    throw new IllegalStateException("path " + path.label() + " is not what it claims: " + toService
-                            + " service connections seen on node-0, " + accepted + " accepts on node-1");
-                }
-                checks.add(String.format(Locale.ROOT, "%s: %d requests in 2 s, no errors; sockops saw %d service"
-                        + " connects on node-0 and %d accepts on node-1", path.label(), run.requests(), toService,
-                        accepted));
+        for (DataPath path : DataPath.values()) {
+            Set<ConnectionKey> clientBefore = new HashSet<>(clientMaps.connections().keys());
+            Set<ConnectionKey> serverBefore = new HashSet<>(serverMaps.connections().keys());
+            WrkRun run = wrk(path, 2, loads().getFirst(), false);
+            if (run.requests() == 0 || run.errors() > 0) {
+                throw new IllegalStateException("path " + path.label() + " does not work: " + run);
             }
+            long toService = newEntries(clientMaps, clientBefore, m -> m.serviceId() != 0
+                    && m.direction() == ConnectionMetrics.Direction.ACTIVE);
+            long accepted = newEntries(serverMaps, serverBefore,
+                    m -> m.direction() == ConnectionMetrics.Direction.PASSIVE);
+            boolean mocket = path == DataPath.MOCKET;
+            if (mocket != (toService > 0) || mocket != (accepted > 0)) {
+                throw new IllegalStateException("path " + path.label() + " is not what it claims: " + toService
+                        + " service connections seen on node-0, " + accepted + " accepts on node-1");
+            }
+            checks.add(String.format(Locale.ROOT, "%s: %d requests in 2 s, no errors; sockops saw %d service"
+                    + " connects on node-0 and %d accepts on node-1", path.label(), run.requests(), toService,
+                    accepted));
         }
+    }
+
+    private int drainClosedConnections() {
+        int drained = 0;
+        for (LoadBalancerMaps maps : List.of(clientMaps, serverMaps)) {
+            List<ConnectionKey> closed = maps.connections().entries().entrySet().stream()
+                    .filter(e -> e.getValue().closed()).map(Map.Entry::getKey).toList();
+            drained += maps.connections().removeAll(closed);
+        }
+        return drained;
+    }
+
+    /**
+     * Mocket while no agent collects the metrics (stopped, crashed, being upgraded): sockops keeps adding an
+     * entry per connection to an LRU map that nobody empties. Fills node-0's map to its capacity with Mocket
+     * traffic (at most six runs), then measures both loads once, then empties it again.
+     */
+    private Map<Load, WrkRun> measureAgentAway() {
+        int capacity = clientMaps.connections().map().maxEntries();
+        for (int i = 0; i < 6 && clientMaps.connections().keys().size() < capacity * 0.99; i++) {
+            wrk(DataPath.MOCKET, options.seconds(), loads().getFirst(), false);
+        }
+        int filled = clientMaps.connections().keys().size();
+        Map<Load, WrkRun> runs = new java.util.LinkedHashMap<>();
+        for (Load load : loads()) {
+            WrkRun run = wrk(DataPath.MOCKET, options.seconds(), load, false);
+            runs.put(load, run);
+            System.err.printf(Locale.ROOT, "agent away %-14s mocket %9.0f req/s  p50 %.3f ms  %.1f us CPU/req%n",
+                    load.name(), run.requestsPerSecond(), run.p50(), run.cpuMicrosPerRequest());
+        }
+        checks.add("agent away: node-0's connection map held " + filled + " of " + capacity
+                + " entries before those runs");
+        drainClosedConnections();
+        return runs;
     }
 
     private static long newEntries(LoadBalancerMaps maps, Set<ConnectionKey> before,
@@ -391,7 +432,15 @@ public final class DatapathBenchmark {
                 .filter(e -> !before.contains(e.getKey()) && matching.test(e.getValue())).count();
     }
 
-    private WrkRun wrk(DataPath path, int seconds, Load load) {
+    /**
+     * One wrk run of a path. With {@code drain}, closed connections are first deleted from both nodes' metrics
+     * maps, outside the measured window, as the agent's telemetry does on every collection (it counts them
+     * and deletes them); the CPU this costs is the agent's, not the path's.
+     */
+    private WrkRun wrk(DataPath path, int seconds, Load load, boolean drain) {
+        if (drain) {
+            drainClosedConnections();
+        }
         List<String> command = List.of("wrk", "-t", Integer.toString(load.threads()), "-c",
                 Integer.toString(load.connections()), "-d", seconds + "s", "--timeout", "2s", "--latency",
                 "-H", "Connection: close", httpTarget(path));
@@ -477,7 +526,8 @@ public final class DatapathBenchmark {
     // ------------------------------------------------------------------ report
 
     private String report(Instant started, String loadBefore, String loadAfter,
-                          Map<Load, Map<DataPath, List<WrkRun>>> wrk, Map<DataPath, List<Double>> iperf) {
+                          Map<Load, Map<DataPath, List<WrkRun>>> wrk, Map<DataPath, List<Double>> iperf,
+                          Map<Load, WrkRun> agentAway) {
         StringBuilder md = new StringBuilder();
         md.append("# Data-path benchmark: Mocket socket LB vs. direct, nftables DNAT and a userspace hop\n\n");
         md.append("| | |\n| --- | --- |\n");
@@ -553,6 +603,23 @@ public final class DatapathBenchmark {
             }
         }
 
+        md.append("\n## Mocket while no agent empties the connection metrics map\n\n");
+        md.append("The runs above delete closed connections from both nodes' `mk_connection` maps before each run,"
+                + " as the agent's telemetry does. Here node-0's map was first filled to capacity with Mocket traffic"
+                + " and nothing deleted, as while the agent is stopped or upgrading:\n\n");
+        md.append("| load | req/s | vs. Mocket with agent | vs. direct | CPU us/req | CPU vs. direct |\n");
+        md.append("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+        for (Map.Entry<Load, WrkRun> e : agentAway.entrySet()) {
+            Map<DataPath, List<WrkRun>> runs = wrk.get(e.getKey());
+            double withAgent = median(runs.get(DataPath.MOCKET), WrkRun::requestsPerSecond);
+            double direct = median(runs.get(DataPath.DIRECT), WrkRun::requestsPerSecond);
+            double directCpu = median(runs.get(DataPath.DIRECT), WrkRun::cpuMicrosPerRequest);
+            WrkRun r = e.getValue();
+            md.append(String.format(Locale.ROOT, "| %s | %.0f | %.3f | %.3f | %.1f | %.3f |%n", e.getKey().name(),
+                    r.requestsPerSecond(), r.requestsPerSecond() / withAgent, r.requestsPerSecond() / direct,
+                    r.cpuMicrosPerRequest(), r.cpuMicrosPerRequest() / directCpu));
+        }
+
         md.append("\n## Checks made before measuring\n\n");
         checks.forEach(c -> md.append("- ").append(c).append('\n'));
         md.append("""
@@ -562,13 +629,22 @@ public final class DatapathBenchmark {
                 Two nodes of a `TestCluster` (network namespaces on one kernel): client pod on node-0, server pod on
                 node-1; every path crosses pod veth -> node-0 bridge -> routed -> underlay bridge -> node-1 -> pod veth.
                 The Mocket path runs with both pods enrolled (client and server sockets in their nodes' cgroups, all
-                nine programs attached on both nodes), the others with no program on the path. The server process
-                listens twice: once before and once after it joins node-1's cgroup, so the same process serves every
-                path. The nftables table (`prerouting`, `dnat to` the pod) is added to node-0 only for its own runs,
-                so conntrack is on only then, as on a kube-proxy node and unlike a node without kube-proxy. haproxy
-                listens on node-0's pod gateway address and the client dials it directly: one userspace hop without
-                the redirect rules or the second (server-side) hop and TLS of a real ztunnel path, so it flatters
-                the userspace proxy.
+                nine programs attached on both nodes, sockops recording every connection), the others with no
+                program on the path. The server listens on one port per path (a DNATed connection derives its TCP
+                timestamps and initial sequence from the VIP, a direct one from the pod IP; sharing a port, their
+                TIME_WAIT leftovers made PAWS drop SYNs and cost the nftables path 1 s retransmissions), and opens the
+                Mocket port after joining node-1's cgroup, so one server process serves every path. The nftables
+                table (`prerouting`, `dnat to` the pod) is added to node-0 only for its own runs, so conntrack is on
+                only then, as on a kube-proxy node and unlike a node without kube-proxy. haproxy listens on node-0's
+                pod gateway address and the client dials it directly: one userspace hop without the redirect rules,
+                the second (server-side) hop and the TLS of a real ztunnel path, so it flatters the userspace proxy.
+
+                CPU us/req is the CPU time of every process of the cluster (wrk, server, haproxy, and the kernel's
+                network work done on their behalf: without IRQ time accounting, softirqs are charged to the task they
+                run on top of, and on veth they mostly run on top of the sender) divided
+                by the requests served; it is measured from the cluster's cgroup tree, so neighbours' load on a
+                shared machine moves it far less than req/s. req/s on a shared 2-CPU machine mostly tracks how much
+                CPU the neighbours leave; the CPU cost per request is the number to read first.
                 """);
         return md.toString();
     }

@@ -157,6 +157,16 @@ public final class PodProcess implements AutoCloseable {
         }
     }
 
+    /** Asks the process to stop (stdin closed, SIGTERM) without waiting: for stopping many at once. */
+    void terminate() {
+        try {
+            stdin.close();
+        } catch (IOException e) {
+            // already closed
+        }
+        process.destroy();
+    }
+
     /** Closes stdin (line-protocol programs exit on it), then terminates, then kills, each step bounded. */
     @Override
     public void close() {

@@ -356,8 +356,16 @@ public final class TestCluster implements AutoCloseable {
             return;
         }
         closed = true;
+        // All at once, then one bounded wait: stopping them one by one would add their grace periods up.
+        processes.forEach(PodProcess::terminate);
+        long deadline = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        for (PodProcess p : processes) {
+            while (p.isAlive() && System.nanoTime() < deadline) {
+                sleep(20);
+            }
+        }
+        removeAll(id, workDir); // kills whatever is still running in the cluster's namespaces and cgroups
         processes.forEach(PodProcess::close);
-        removeAll(id, workDir);
     }
 
     // ------------------------------------------------------------------ removal, also of earlier runs
