@@ -535,7 +535,7 @@ public final class DatapathBenchmark {
         md.append("| machine | ").append(machine()).append(" |\n");
         md.append("| command | `").append(options.command()).append("` |\n");
         md.append("| load average before / after | ").append(loadBefore).append(" / ").append(loadAfter).append(" |\n");
-        md.append("| client | ").append(firstLine("wrk", "--version")).append(": `wrk -t T -c C -d ")
+        md.append("| client | ").append(firstLine("wrk", "--version").split(" \\[")[0]).append(": `wrk -t T -c C -d ")
                 .append(options.seconds()).append("s --latency -H 'Connection: close'` (one TCP connection per"
                         + " request), saturated `-t ").append(options.threads()).append(" -c ")
                 .append(options.connections()).append("` and one connection `-t 1 -c 1` |\n");
@@ -544,7 +544,7 @@ public final class DatapathBenchmark {
                 + " answer, closes after each response; one process, one port per path"
                 : "haproxy `http-request return` (answers itself), one port per path; the enrolled port in a second"
                 + " process of the same configuration").append(" |\n");
-        md.append("| proxy | ").append(firstLine("haproxy", "-v")).append(", TCP mode, default threads |\n");
+        md.append("| proxy | ").append(firstLine("haproxy", "-v").split(" - ")[0]).append(", TCP mode, default threads |\n");
         md.append("| rounds | ").append(options.rounds()).append(" rounds; each runs both loads on the four paths in"
                 + " turn (medians below); iperf3 ").append(options.iperfRounds()).append(" rounds of ")
                 .append(options.iperfSeconds()).append(" s |\n\n");
@@ -572,9 +572,17 @@ public final class DatapathBenchmark {
             double mocket = median(runs.get(DataPath.MOCKET), WrkRun::requestsPerSecond);
             double proxy = median(runs.get(DataPath.HAPROXY), WrkRun::requestsPerSecond);
             double nft = median(runs.get(DataPath.NFTABLES), WrkRun::requestsPerSecond);
-            md.append("\nreq/s targets: Mocket >= 0.97 x direct: ").append(verdict(mocket / base, 0.97))
+            md.append("\nTargets by req/s: Mocket >= 0.97 x direct: ").append(verdict(mocket / base, 0.97))
                     .append("; Mocket >= 2 x userspace hop: ").append(verdict(mocket / proxy, 2.0))
-                    .append(String.format(Locale.ROOT, "; Mocket vs. nftables DNAT: %.3f x.%n%n", mocket / nft));
+                    .append(String.format(Locale.ROOT, "; Mocket vs. nftables DNAT: %.3f x.%n", mocket / nft));
+            // Requests per CPU-second: what a node whose CPUs are the limit could serve over each path.
+            double mocketCpu = median(runs.get(DataPath.MOCKET), WrkRun::cpuMicrosPerRequest);
+            double proxyCpu = median(runs.get(DataPath.HAPROXY), WrkRun::cpuMicrosPerRequest);
+            double nftCpu = median(runs.get(DataPath.NFTABLES), WrkRun::cpuMicrosPerRequest);
+            md.append("Targets by requests per CPU-second (1 / CPU us/req): Mocket >= 0.97 x direct: ")
+                    .append(verdict(baseCpu / mocketCpu, 0.97)).append("; Mocket >= 2 x userspace hop: ")
+                    .append(verdict(proxyCpu / mocketCpu, 2.0))
+                    .append(String.format(Locale.ROOT, "; Mocket vs. nftables DNAT: %.3f x.%n%n", nftCpu / mocketCpu));
 
             md.append("req/s and CPU us/req of every round, in run order:\n\n| path |");
             for (int r = 1; r <= options.rounds(); r++) {

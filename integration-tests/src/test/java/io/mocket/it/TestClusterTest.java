@@ -4,9 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -99,6 +106,56 @@ class TestClusterTest {
                     "and kept its own");
         } finally {
             orphan.close();
+        }
+    }
+
+    @Test
+    void aStoppedOwnerCleansUpAndAKilledOnesLeftoversAreSwept() throws Exception {
+        // SIGTERM: the owner's shutdown hook removes everything, programs and pins included.
+        Owner stopped = Owner.start();
+        stopped.process().destroy();
+        assertTrue(stopped.process().waitFor(60, TimeUnit.SECONDS), "the stopped owner exits");
+        assertEquals(List.of(), stopped.leftovers(), "a stopped owner leaves nothing");
+
+        // SIGKILL: no hook runs; everything stays until the next cluster of the prefix sweeps it.
+        Owner killed = Owner.start();
+        killed.process().destroyForcibly();
+        assertTrue(killed.process().waitFor(30, TimeUnit.SECONDS), "the killed owner is gone");
+        assertFalse(killed.leftovers().isEmpty(), "a killed owner leaves its cluster behind");
+        cluster = TestCluster.create(PREFIX, 1);
+        // Its cgroup mount goes only once its cgroups are removed, which needs every process in them gone.
+        assertEquals(List.of(), killed.leftovers(), "the next cluster swept the killed owner's namespaces, its"
+                + " bpffs (pins, hence programs) and cgroup2 mounts, its processes and files");
+    }
+
+    /** A JVM running {@link ClusterOwnerMain}, and the id of the cluster it built. */
+    private record Owner(Process process, String id) {
+
+        static Owner start() throws Exception {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+                    System.getProperty("java.class.path"), ClusterOwnerMain.class.getName(), PREFIX)
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
+                                .readLine();
+                    } catch (IOException e) {
+                        return e.toString();
+                    }
+                }, Thread::startVirtualThread);
+                String built = line.get(60, TimeUnit.SECONDS);
+                assertTrue(built != null && built.startsWith("built " + PREFIX), "owner built a cluster: " + built);
+                return new Owner(p, built.substring("built ".length()));
+            } catch (Exception | AssertionError e) {
+                p.destroyForcibly();
+                throw e;
+            }
+        }
+
+        List<String> leftovers() {
+            return TestCluster.leftoversOf(id, Path.of(System.getProperty("java.io.tmpdir")).resolve(id));
         }
     }
 
