@@ -176,7 +176,7 @@ public final class DatapathBenchmark {
                 bench.startServers(node1, node0);
                 Map<Load, Map<DataPath, List<WrkRun>>> wrk = bench.measureRequests();
                 Map<DataPath, List<Double>> iperf = bench.measureThroughput();
-                Map<Load, WrkRun> agentAway = bench.measureAgentAway();
+                Map<Load, AgentAwayRun> agentAway = bench.measureAgentAway();
                 String report = bench.report(started, loadBefore, loadAverage(), wrk, iperf, agentAway);
                 Files.writeString(options.output(), report);
                 System.out.println(report);
@@ -409,23 +409,30 @@ public final class DatapathBenchmark {
         return drained;
     }
 
+    /** A Mocket run while no agent empties the metrics map, and a direct run just before it. */
+    record AgentAwayRun(WrkRun direct, WrkRun mocket) {
+    }
+
     /**
      * Mocket while no agent collects the metrics (stopped, crashed, being upgraded): sockops keeps adding an
      * entry per connection to an LRU map that nobody empties. Fills node-0's map to its capacity with Mocket
-     * traffic (at most six runs), then measures both loads once, then empties it again.
+     * traffic (at most six runs), then measures each load once on the direct path and once on Mocket, then
+     * empties the map again.
      */
-    private Map<Load, WrkRun> measureAgentAway() {
+    private Map<Load, AgentAwayRun> measureAgentAway() {
         int capacity = clientMaps.connections().map().maxEntries();
         for (int i = 0; i < 6 && clientMaps.connections().keys().size() < capacity * 0.99; i++) {
             wrk(DataPath.MOCKET, options.seconds(), loads().getFirst(), false);
         }
         int filled = clientMaps.connections().keys().size();
-        Map<Load, WrkRun> runs = new java.util.LinkedHashMap<>();
+        Map<Load, AgentAwayRun> runs = new java.util.LinkedHashMap<>();
         for (Load load : loads()) {
-            WrkRun run = wrk(DataPath.MOCKET, options.seconds(), load, false);
-            runs.put(load, run);
-            System.err.printf(Locale.ROOT, "agent away %-14s mocket %9.0f req/s  p50 %.3f ms  %.1f us CPU/req%n",
-                    load.name(), run.requestsPerSecond(), run.p50(), run.cpuMicrosPerRequest());
+            WrkRun direct = wrk(DataPath.DIRECT, options.seconds(), load, false);
+            WrkRun mocket = wrk(DataPath.MOCKET, options.seconds(), load, false);
+            runs.put(load, new AgentAwayRun(direct, mocket));
+            System.err.printf(Locale.ROOT, "agent away %-14s mocket %9.0f req/s %.1f us CPU/req, direct %9.0f req/s"
+                            + " %.1f us CPU/req%n", load.name(), mocket.requestsPerSecond(), mocket.cpuMicrosPerRequest(),
+                    direct.requestsPerSecond(), direct.cpuMicrosPerRequest());
         }
         checks.add("agent away: node-0's connection map held " + filled + " of " + capacity
                 + " entries before those runs");
@@ -534,7 +541,7 @@ public final class DatapathBenchmark {
 
     private String report(Instant started, String loadBefore, String loadAfter,
                           Map<Load, Map<DataPath, List<WrkRun>>> wrk, Map<DataPath, List<Double>> iperf,
-                          Map<Load, WrkRun> agentAway) {
+                          Map<Load, AgentAwayRun> agentAway) {
         StringBuilder md = new StringBuilder();
         md.append("# Data-path benchmark: Mocket socket LB vs. direct, nftables DNAT and a userspace hop\n\n");
         md.append("| | |\n| --- | --- |\n");
@@ -622,17 +629,17 @@ public final class DatapathBenchmark {
         md.append("The runs above delete closed connections from both nodes' `mk_connection` maps before each run,"
                 + " as the agent's telemetry does. Here node-0's map was first filled to capacity with Mocket traffic"
                 + " and nothing deleted, as while the agent is stopped or upgrading:\n\n");
-        md.append("| load | req/s | vs. Mocket with agent | vs. direct | CPU us/req | CPU vs. direct |\n");
-        md.append("| --- | ---: | ---: | ---: | ---: | ---: |\n");
-        for (Map.Entry<Load, WrkRun> e : agentAway.entrySet()) {
-            Map<DataPath, List<WrkRun>> runs = wrk.get(e.getKey());
-            double withAgent = median(runs.get(DataPath.MOCKET), WrkRun::requestsPerSecond);
-            double direct = median(runs.get(DataPath.DIRECT), WrkRun::requestsPerSecond);
-            double directCpu = median(runs.get(DataPath.DIRECT), WrkRun::cpuMicrosPerRequest);
-            WrkRun r = e.getValue();
-            md.append(String.format(Locale.ROOT, "| %s | %.0f | %.3f | %.3f | %.1f | %.3f |%n", e.getKey().name(),
-                    r.requestsPerSecond(), r.requestsPerSecond() / withAgent, r.requestsPerSecond() / direct,
-                    r.cpuMicrosPerRequest(), r.cpuMicrosPerRequest() / directCpu));
+        md.append("| load | Mocket req/s | direct req/s (run just before) | ratio | Mocket CPU us/req | direct CPU us/req"
+                + " | ratio | Mocket CPU vs. its median with the agent |\n");
+        md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for (Map.Entry<Load, AgentAwayRun> e : agentAway.entrySet()) {
+            double withAgentCpu = median(wrk.get(e.getKey()).get(DataPath.MOCKET), WrkRun::cpuMicrosPerRequest);
+            WrkRun m = e.getValue().mocket();
+            WrkRun d = e.getValue().direct();
+            md.append(String.format(Locale.ROOT, "| %s | %.0f | %.0f | %.3f | %.1f | %.1f | %.3f | %.3f |%n",
+                    e.getKey().name(), m.requestsPerSecond(), d.requestsPerSecond(),
+                    m.requestsPerSecond() / d.requestsPerSecond(), m.cpuMicrosPerRequest(), d.cpuMicrosPerRequest(),
+                    m.cpuMicrosPerRequest() / d.cpuMicrosPerRequest(), m.cpuMicrosPerRequest() / withAgentCpu));
         }
 
         md.append("\n## Checks made before measuring\n\n");
