@@ -56,7 +56,6 @@ public final class TestCluster implements AutoCloseable {
     private static final int MAX_PODS_PER_NODE = 250;
     private static final Duration CLEANUP_WAIT = Duration.ofSeconds(10);
 
-    private final String prefix;
     private final String id;
     private final Path workDir;
     private final Path bpffs;
@@ -73,7 +72,6 @@ public final class TestCluster implements AutoCloseable {
     private TestCluster(String prefix) {
         byte[] random = new byte[3];
         new SecureRandom().nextBytes(random);
-        this.prefix = prefix;
         this.id = prefix + HexFormat.of().formatHex(random);
         this.workDir = tmp().resolve(id);
         this.bpffs = workDir.resolve("bpffs");
