@@ -6,7 +6,7 @@
 #   integration-tests/bench-datapath.sh [DatapathBenchmark options, e.g. --rounds 7 --seconds 5]
 #
 # Needs root, JDK 25, and: wrk iperf3 haproxy nftables iproute2 (apt-get install). Every namespace, mount
-# and pin it creates is named mkbench<hex> and removed at the end, on error and on Ctrl-C; a later run
+# and pin it creates is named mkdpb<6 hex digits> and removed at the end, on error and on Ctrl-C; a later run
 # also removes what a killed run left.
 set -euo pipefail
 cd "$(dirname "$0")/.."

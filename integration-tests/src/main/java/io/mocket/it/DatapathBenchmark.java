@@ -145,7 +145,7 @@ public final class DatapathBenchmark {
         String loadBefore = loadAverage();
         Instant started = Instant.now();
         Libbpf libbpf = Libbpf.load();
-        try (TestCluster cluster = TestCluster.create("mkbench", 2);
+        try (TestCluster cluster = TestCluster.create("mkdpb", 2);
              MapsDataPlane dataPlane = new MapsDataPlane(libbpf)) {
             ClusterNode node0 = cluster.node(0);
             ClusterNode node1 = cluster.node(1);
