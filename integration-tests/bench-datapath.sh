@@ -18,6 +18,18 @@ for need in wrk:wrk iperf3:iperf3 haproxy:haproxy nft:nftables ip:iproute2 ss:ip
 done
 [ ${#missing[@]} -eq 0 ] || { echo "missing packages: apt-get install ${missing[*]}" >&2; exit 1; }
 
+# Installed before anything runs: bash acts on a signal only after its foreground command ends, and one
+# that arrives during the build must still stop the script rather than start the benchmark.
+pid=
+stop() {
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null # the JVM's shutdown hook removes the cluster
+    wait "$pid"
+  fi
+  exit 130
+}
+trap stop INT TERM
+
 JAVA_HOME=${JAVA_HOME:-$(scripts/find-jdk.sh)}
 export JAVA_HOME
 mvn -B -q -ntp -pl integration-tests -am package -DskipTests
@@ -27,7 +39,5 @@ out="integration-tests/BENCHMARKS-datapath.md"
 "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp" io.mocket.it.DatapathBenchmark \
   --output "$out" --command "integration-tests/bench-datapath.sh $*" "$@" &
 pid=$!
-# The JVM's shutdown hook removes the cluster; forward Ctrl-C and TERM so it runs, then wait for it.
-trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit 130' INT TERM
 wait "$pid"
 echo "results in $out"
