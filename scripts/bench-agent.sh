@@ -2,12 +2,14 @@
 # Agent benchmark: 10,000 pods and 1,000 services from the real control plane (in-process, loopback) into
 # the real agent and pinned BPF maps on a private bpffs and cgroup2 (removed at the end). Needs root.
 # Usage: scripts/bench-agent.sh [rounds]   (prints a Markdown report on stdout, progress on stderr)
+# AGENT_JVM_FLAGS: measure the agent process with these JVM flags instead of the shipped ones.
+# BENCH_JAVA_OPTS: extra flags for the benchmark JVM (e.g. -XX:StartFlightRecording=filename=x.jfr to profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 export JAVA_HOME
 [ "$(id -u)" = 0 ] || { echo "bench-agent: needs root (mounts bpffs and cgroup2, loads BPF programs)" >&2; exit 2; }
-ROUNDS=${1:-9}
+ROUNDS=${1:-15}
 TMP=$(mktemp -d -t mkbench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
@@ -22,4 +24,6 @@ BENCH_CP="$PWD/dataplane-agent/target/test-classes:$PWD/dataplane-agent/target/c
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
 echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ), java: $("$JAVA" -version 2>&1 | head -1)"
 # shellcheck disable=SC2086
-"$JAVA" $JVM_FLAGS -cp "$BENCH_CP" io.mocket.agent.AgentBenchmark "$AGENT_CP" "$ROUNDS"
+AGENT_FLAGS_PROP=()
+[ -z "${AGENT_JVM_FLAGS:-}" ] || AGENT_FLAGS_PROP=("-Dmocket.bench.agentJvmFlags=$AGENT_JVM_FLAGS")
+"$JAVA" $JVM_FLAGS ${BENCH_JAVA_OPTS:-} "${AGENT_FLAGS_PROP[@]}" -cp "$BENCH_CP" io.mocket.agent.AgentBenchmark "$AGENT_CP" "$ROUNDS"
