@@ -206,6 +206,8 @@ final class AgentBenchmark {
             double firstWrites = metric(http, adminPort, "mocket_agent_map_writes_total");
             sleep(Duration.ofSeconds(10)); // settle: telemetry tick, lazy JIT, no forced GC
             long rss = status(first.pid(), "VmRSS");
+            long anon = status(first.pid(), "RssAnon");
+            long file = status(first.pid(), "RssFile");
             long hwm = status(first.pid(), "VmHWM");
             KernelSandbox.runQuietly(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
                     Long.toString(first.pid()), "GC.run");
@@ -238,6 +240,8 @@ final class AgentBenchmark {
             out.printf("first start (empty pins) to ready: %.0f ms, %.0f map writes%n", firstReady / 1e6, firstWrites);
             out.printf("VmRSS 10 s after ready: %.1f MiB (peak VmHWM %.1f MiB); after a forced GC: %.1f MiB%n",
                     rss / 1024.0, hwm / 1024.0, rssAfterGc / 1024.0);
+            out.printf("of which RssAnon %.1f MiB, RssFile %.1f MiB (mapped libjvm, libraries, CDS archive)%n",
+                    anon / 1024.0, file / 1024.0);
             out.println("heap after GC: " + heap.lines().filter(l -> l.contains("total") || l.contains("Metaspace"))
                     .map(String::strip).reduce((a, b) -> a + " | " + b).orElse("?"));
             out.println();
