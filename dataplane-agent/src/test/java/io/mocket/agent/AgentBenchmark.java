@@ -1,0 +1,387 @@
+package io.mocket.agent;
+
+import io.mocket.api.istio.workload.Service;
+import io.mocket.api.istio.workload.Workload;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The agent benchmark (not a test): a synthetic cluster of 10,000 pods and 1,000 services served by the real
+ * control plane on loopback, applied by the real agent into pinned maps on a private bpffs, programs attached to
+ * a private, empty cgroup2 directory. No traffic. Measures (1) store commit to ACK for 10,000 endpoint changes,
+ * (2) resident memory of a separate agent process holding the cluster, (3) restart to ready with existing pins.
+ *
+ * <p>Run by {@code scripts/bench-agent.sh}; arguments: {@code <agent runtime class path> [rounds]}. Prints a
+ * Markdown table to stdout.
+ */
+final class AgentBenchmark {
+
+    static final int SERVICES = 1_000;
+    static final int BACKENDS_PER_SERVICE = 10;
+    static final int PODS = SERVICES * BACKENDS_PER_SERVICE;
+    static final int NODES = 100;
+    static final Duration WAIT = Duration.ofSeconds(120);
+    /** Rounds that warm the JIT (the first passes run interpreted and in C1): reported, not in the percentiles. */
+    static final int WARM_UP = 3;
+
+    /**
+     * The JVM flags a node would ship the agent with; memory is measured with exactly these unless the system
+     * property {@code mocket.bench.agentJvmFlags} (space separated) replaces them, to compare settings.
+     */
+    static final List<String> SHIPPED_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms16m", "-Xmx64m", "-Xss512k",
+            "-XX:ReservedCodeCacheSize=32m", "-XX:MaxMetaspaceSize=64m", "-XX:MaxDirectMemorySize=32m",
+            "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
+            "--sun-misc-unsafe-memory-access=allow");
+
+    private final List<String> agentJvmFlags = Optional.ofNullable(System.getProperty("mocket.bench.agentJvmFlags"))
+            .map(f -> List.of(f.strip().split("\\s+"))).orElse(SHIPPED_JVM_FLAGS);
+    private final String agentClassPath;
+    private final int rounds;
+    private final PrintStream out;
+    private final List<Process> children = new ArrayList<>();
+
+    private AgentBenchmark(String agentClassPath, int rounds, PrintStream out) {
+        this.agentClassPath = agentClassPath;
+        this.rounds = rounds;
+        this.out = out;
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length < 1) {
+            System.err.println("usage: AgentBenchmark <agent runtime class path> [rounds]");
+            System.exit(2);
+        }
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 15;
+        if (rounds <= WARM_UP) {
+            System.err.println("rounds must be more than the " + WARM_UP + " warm-up rounds");
+            System.exit(2);
+        }
+        new AgentBenchmark(args[0], rounds, System.out).run();
+        System.exit(0); // the control plane's gRPC threads are not all daemons
+    }
+
+    private void run() throws Exception {
+        Thread killChildren = new Thread(this::stopChildren, "bench-children-cleanup");
+        Runtime.getRuntime().addShutdownHook(killChildren);
+        try (KernelSandbox sandbox = KernelSandbox.create(); ControlPlane cp = new ControlPlane().start()) {
+            List<Object> all = new ArrayList<>(services());
+            all.addAll(workloads(0));
+            cp.commit(all, Set.of());
+            out.printf("# agent benchmark: %d pods, %d services (%d backends each, 2 ports, v4 VIPs)%n", PODS,
+                    SERVICES, BACKENDS_PER_SERVICE);
+            out.println("load average at start: " + loadAverage());
+            endpointChanges(sandbox, cp);
+            residentAndRestart(sandbox, cp);
+            out.println("load average at end: " + loadAverage());
+        } finally {
+            stopChildren();
+            try {
+                Runtime.getRuntime().removeShutdownHook(killChildren);
+            } catch (IllegalStateException e) {
+                // shutting down: the hook runs
+            }
+        }
+    }
+
+    // ---- the synthetic cluster ----
+
+    static String ns(int service) {
+        return "ns-" + (service % 20);
+    }
+
+    static List<Service> services() {
+        List<Service> out = new ArrayList<>(SERVICES);
+        for (int i = 0; i < SERVICES; i++) {
+            String vip = "10.96." + (i / 250) + "." + (i % 250 + 1);
+            out.add(Mesh.service(ns(i), "svc-" + i, List.of(vip), Mesh.port(80, 8080), Mesh.port(443, 8443)).build());
+        }
+        return out;
+    }
+
+    /**
+     * Every pod, member of one service; {@code shift} moves pod j from service j/10 to (j/10 + shift) mod 1000,
+     * so consecutive shifts give every service ten new backends: 10,000 endpoint changes, all pods re-sent.
+     */
+    static List<Workload> workloads(int shift) {
+        List<Workload> out = new ArrayList<>(PODS);
+        for (int j = 0; j < PODS; j++) {
+            int service = (j / BACKENDS_PER_SERVICE + shift) % SERVICES;
+            String ip = "10.244." + (j / 250) + "." + (j % 250 + 1);
+            String podNs = ns(j / BACKENDS_PER_SERVICE);
+            Workload.Builder w = Mesh.pod(podNs, "pod-" + j, "node-" + (j % NODES), "r1/z" + (j % 3), List.of(ip));
+            out.add(Mesh.member(w, Mesh.serviceName(ns(service), "svc-" + service)).build());
+        }
+        return out;
+    }
+
+    // ---- 1. endpoint changes, commit to ACK ----
+
+    private void endpointChanges(KernelSandbox sandbox, ControlPlane cp) {
+        Path pinRoot = sandbox.bpffs.resolve("inproc");
+        String[] args = {"--control-plane", cp.target(), "--node-name", "node-0", "--pin-root", pinRoot.toString(),
+                "--cgroup", sandbox.cgroup.toString(), "--admin-address", "127.0.0.1", "--admin-port", "0"};
+        List<long[]> samples = new ArrayList<>(); // {commit-to-ACK ns, pass ns, writes, responses}
+        int code = Agent.run(args, Map.of(), System.err, System.err, agent -> {
+            awaitUntil("the in-process agent is ready", () -> agent.notReady().isEmpty());
+            for (int r = 1; r <= rounds; r++) {
+                List<Workload> moved = workloads(r);
+                XdsClient.Exchange before = last(agent.xds().exchanges());
+                long start = System.nanoTime();
+                cp.commit(moved, Set.of());
+                int[] seen = new int[2]; // resources ACKed, responses
+                awaitUntil("10,000 workload updates are ACKed", () -> {
+                    List<XdsClient.Exchange> ex = agent.xds().exchanges();
+                    int resources = 0;
+                    int responses = 0;
+                    for (int i = ex.size() - 1; i >= 0 && ex.get(i) != before; i--) {
+                        if (!ex.get(i).acked()) {
+                            throw new IllegalStateException("NACK: " + ex.get(i).nack());
+                        }
+                        resources += ex.get(i).updated().size();
+                        responses++;
+                    }
+                    seen[0] = resources;
+                    seen[1] = responses;
+                    return resources >= PODS;
+                });
+                long took = System.nanoTime() - start;
+                ServiceReconciler.Pass pass = agent.reconciler().lastPass().orElseThrow();
+                samples.add(new long[]{took, pass.took().toNanos(), pass.writes(), seen[1]});
+                System.err.printf("round %d: commit to ACK %.1f ms, last pass %.1f ms, %d writes, %d responses%n", r,
+                        took / 1e6, pass.took().toNanos() / 1e6, pass.writes(), seen[1]);
+            }
+        });
+        if (code != Agent.EXIT_OK) {
+            throw new IllegalStateException("the in-process agent exited " + code);
+        }
+        List<long[]> warm = samples.subList(WARM_UP, samples.size());
+        out.println();
+        out.println("## 1. 10,000 endpoint changes (every service moved to 10 new backends), store commit to ACK");
+        out.printf("rounds: %d after %d warm-up rounds (%s ms)%n", warm.size(), WARM_UP, samples.subList(0, WARM_UP)
+                .stream().map(r -> String.format("%.0f", r[0] / 1e6)).toList());
+        out.printf("commit to ACK: median %.1f ms, p90 %.1f ms, p99 %.1f ms (= max below 100 rounds)%n",
+                pct(warm, 0, 50) / 1e6, pct(warm, 0, 90) / 1e6, pct(warm, 0, 99) / 1e6);
+        out.printf("reconcile pass (desired state + plan + map writes): median %.1f ms, p99 %.1f ms%n",
+                pct(warm, 1, 50) / 1e6, pct(warm, 1, 99) / 1e6);
+        out.printf("map element writes per pass: median %d; xDS responses per change: median %d%n",
+                pct(warm, 2, 50), pct(warm, 3, 50));
+    }
+
+    // ---- 2. resident memory of a separate agent; 3. restart to ready with existing pins ----
+
+    private void residentAndRestart(KernelSandbox sandbox, ControlPlane cp) throws Exception {
+        Path pinRoot = sandbox.bpffs.resolve("proc");
+        Path logs = Files.createTempDirectory(sandbox.id + "-logs");
+        int adminPort = freePort();
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(agentJvmFlags);
+        cmd.addAll(List.of("-cp", agentClassPath, "io.mocket.agent.Agent", "--control-plane", cp.target(),
+                "--node-name", "node-1", "--pin-root", pinRoot.toString(), "--cgroup", sandbox.cgroup.toString(),
+                "--admin-address", "127.0.0.1", "--admin-port", Integer.toString(adminPort)));
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+            // First start: empty pins, full sync from the control plane.
+            long t0 = System.nanoTime();
+            Process first = start(cmd, logs.resolve("agent-0.log"));
+            awaitReady(http, adminPort, first, logs.resolve("agent-0.log"));
+            long firstReady = System.nanoTime() - t0;
+            double firstWrites = metric(http, adminPort, "mocket_agent_map_writes_total");
+            sleep(Duration.ofSeconds(10)); // settle: telemetry tick, lazy JIT, no forced GC
+            long rss = status(first.pid(), "VmRSS");
+            long anon = status(first.pid(), "RssAnon");
+            long file = status(first.pid(), "RssFile");
+            long hwm = status(first.pid(), "VmHWM");
+            KernelSandbox.runQuietly(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                    Long.toString(first.pid()), "GC.run");
+            sleep(Duration.ofSeconds(3));
+            long rssAfterGc = status(first.pid(), "VmRSS");
+            String heap = KernelSandbox.runQuietly(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                    Long.toString(first.pid()), "GC.heap_info");
+            if (agentJvmFlags.stream().anyMatch(f -> f.startsWith("-XX:NativeMemoryTracking"))) {
+                System.err.println(KernelSandbox.runQuietly(Path.of(System.getProperty("java.home"), "bin", "jcmd")
+                        .toString(), Long.toString(first.pid()), "VM.native_memory", "summary"));
+            }
+            stop(first);
+
+            // Restarts on the same pins: process start to /healthz/ready, and what the first reconcile wrote.
+            List<long[]> restarts = new ArrayList<>();
+            for (int i = 1; i <= 5; i++) {
+                Path log = logs.resolve("agent-" + i + ".log");
+                long s = System.nanoTime();
+                Process p = start(cmd, log);
+                awaitReady(http, adminPort, p, log);
+                long ready = System.nanoTime() - s;
+                long writes = (long) metric(http, adminPort, "mocket_agent_map_writes_total");
+                restarts.add(new long[]{ready, writes});
+                System.err.printf("restart %d: ready after %.0f ms, %d map writes%n", i, ready / 1e6, writes);
+                stop(p);
+            }
+            out.println();
+            out.println("## 2. resident memory of an agent process holding the cluster");
+            out.println("JVM flags: " + String.join(" ", agentJvmFlags));
+            out.printf("first start (empty pins) to ready: %.0f ms, %.0f map writes%n", firstReady / 1e6, firstWrites);
+            out.printf("VmRSS 10 s after ready: %.1f MiB (peak VmHWM %.1f MiB); after a forced GC: %.1f MiB%n",
+                    rss / 1024.0, hwm / 1024.0, rssAfterGc / 1024.0);
+            out.printf("of which RssAnon %.1f MiB, RssFile %.1f MiB (mapped libjvm, libraries, CDS archive)%n",
+                    anon / 1024.0, file / 1024.0);
+            out.println("heap after GC: " + heap.lines().filter(l -> l.contains("total") || l.contains("Metaspace"))
+                    .map(String::strip).reduce((a, b) -> a + " | " + b).orElse("?"));
+            out.println();
+            out.println("## 3. restart to ready with existing pins (5 restarts)");
+            out.printf("process start to /healthz/ready 200: median %.0f ms, max %.0f ms; map writes: %s%n",
+                    pct(restarts, 0, 50) / 1e6, pct(restarts, 0, 100) / 1e6,
+                    Arrays.toString(restarts.stream().mapToLong(r -> r[1]).toArray()));
+        } finally {
+            stopChildren();
+            try (var files = Files.list(logs)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(logs);
+        }
+    }
+
+    private Process start(List<String> cmd, Path log) throws IOException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        synchronized (children) {
+            children.add(p);
+        }
+        return p;
+    }
+
+    /** SIGTERM, as a kubelet stops the pod; the pins stay. */
+    private void stop(Process p) throws InterruptedException {
+        p.destroy();
+        if (!p.waitFor(15, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            throw new IllegalStateException("the agent did not stop within 15 s of SIGTERM");
+        }
+        synchronized (children) {
+            children.remove(p);
+        }
+    }
+
+    private void stopChildren() {
+        List<Process> left;
+        synchronized (children) {
+            left = new ArrayList<>(children);
+            children.clear();
+        }
+        for (Process p : left) {
+            p.destroy();
+            try {
+                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                    p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static void awaitReady(HttpClient http, int port, Process p, Path log) {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/healthz/ready"))
+                .timeout(Duration.ofSeconds(2)).build();
+        awaitUntil("the agent process answers 200 on /healthz/ready", 5_000_000, () -> {
+            if (!p.isAlive()) {
+                throw new IllegalStateException("the agent exited " + p.exitValue() + ":\n" + read(log));
+            }
+            try {
+                return http.send(req, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+            } catch (IOException e) {
+                return false; // not listening yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted");
+            }
+        });
+    }
+
+    private static double metric(HttpClient http, int port, String name) throws Exception {
+        String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        Optional<String> line = body.lines().filter(l -> l.startsWith(name + " ") || l.startsWith(name + "{"))
+                .findFirst();
+        return Double.parseDouble(line.orElseThrow(() -> new IllegalStateException("no " + name + " in /metrics"))
+                .substring(line.get().lastIndexOf(' ') + 1));
+    }
+
+    /** A field of /proc/pid/status in KiB. */
+    private static long status(long pid, String field) throws IOException {
+        return Files.readAllLines(Path.of("/proc", Long.toString(pid), "status")).stream()
+                .filter(l -> l.startsWith(field + ":")).map(l -> l.replaceAll("[^0-9]", ""))
+                .mapToLong(Long::parseLong).findFirst().orElseThrow();
+    }
+
+    private static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).strip();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String read(Path log) {
+        try {
+            return Files.readString(log, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static XdsClient.Exchange last(List<XdsClient.Exchange> ex) {
+        return ex.isEmpty() ? null : ex.getLast();
+    }
+
+    /** Nearest-rank percentile of one column. */
+    private static long pct(List<long[]> rows, int column, int percentile) {
+        long[] v = rows.stream().mapToLong(r -> r[column]).sorted().toArray();
+        int rank = (int) Math.ceil(percentile / 100.0 * v.length);
+        return v[Math.max(0, Math.min(v.length - 1, rank - 1))];
+    }
+
+    private static void sleep(Duration d) throws InterruptedException {
+        Thread.sleep(d);
+    }
+
+    /** Polls every 0.2 ms (the latency measured is tens of ms) until the condition holds or {@link #WAIT} passes. */
+    private static void awaitUntil(String what, java.util.function.BooleanSupplier condition) {
+        awaitUntil(what, 200_000, condition);
+    }
+
+    private static void awaitUntil(String what, long pollNanos, java.util.function.BooleanSupplier condition) {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("timed out after " + WAIT.toSeconds() + " s waiting until " + what);
+            }
+            LockSupport.parkNanos(pollNanos);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Agent benchmark: 10,000 pods and 1,000 services from the real control plane (in-process, loopback) into
+# the real agent and pinned BPF maps on a private bpffs and cgroup2 (removed at the end). Needs root.
+# Usage: scripts/bench-agent.sh [rounds]   (prints a Markdown report on stdout, progress on stderr)
+# AGENT_JVM_FLAGS: measure the agent process with these JVM flags instead of the shipped ones.
+# BENCH_JAVA_OPTS: extra flags for the benchmark JVM (e.g. -XX:StartFlightRecording=filename=x.jfr to profile).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+export JAVA_HOME
+[ "$(id -u)" = 0 ] || { echo "bench-agent: needs root (mounts bpffs and cgroup2, loads BPF programs)" >&2; exit 2; }
+ROUNDS=${1:-15}
+TMP=$(mktemp -d -t mkbench.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT INT TERM
+
+# Test class path for the benchmark JVM (agent + control plane); runtime class path for the agent process.
+mvn -B -q -o -pl dataplane-agent -am test-compile dependency:build-classpath \
+  -Dmdep.outputFile="$TMP/test.cp" -Dmdep.includeScope=test >&2
+mvn -B -q -o -pl dataplane-agent -am compile dependency:build-classpath \
+  -Dmdep.outputFile="$TMP/runtime.cp" -Dmdep.includeScope=runtime >&2
+AGENT_CP="$PWD/dataplane-agent/target/classes:$(cat "$TMP/runtime.cp")"
+BENCH_CP="$PWD/dataplane-agent/target/test-classes:$PWD/dataplane-agent/target/classes:$(cat "$TMP/test.cp")"
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ), java: $("$JAVA" -version 2>&1 | head -1)"
+# shellcheck disable=SC2086
+AGENT_FLAGS_PROP=()
+[ -z "${AGENT_JVM_FLAGS:-}" ] || AGENT_FLAGS_PROP=("-Dmocket.bench.agentJvmFlags=$AGENT_JVM_FLAGS")
+"$JAVA" $JVM_FLAGS ${BENCH_JAVA_OPTS:-} "${AGENT_FLAGS_PROP[@]}" -cp "$BENCH_CP" io.mocket.agent.AgentBenchmark "$AGENT_CP" "$ROUNDS"
