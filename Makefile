@@ -8,12 +8,12 @@ MVN := mvn -B -ntp
 CP_JAR = control-plane/target/mocket-control-plane-0.1.0-SNAPSHOT-exec.jar
 JVM_FLAGS := --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
 
-.PHONY: help deps build test demo bench clean check-jdk
+.PHONY: help deps build test demo bench bench-xds bench-agent bench-datapath clean check-jdk
 
 help:
 	@echo "make demo   - build and run the control plane on examples/cluster (no cluster needed)"
 	@echo "make test   - install what is missing, build, and run every test"
-	@echo "make bench  - run the xDS scale benchmark (results belong in docs/benchmarks.md)"
+	@echo "make bench  - run every benchmark (xDS scale, agent, data path; root; see docs/benchmarks.md)"
 	@echo "make build  - build all modules without tests"
 
 check-jdk:
@@ -32,8 +32,17 @@ test: deps
 demo: build
 	@scripts/demo.sh "$(CP_JAR)"
 
-bench: build
-	@scripts/bench-xds.sh
+bench: bench-xds bench-agent bench-datapath
+
+bench-xds: build
+	scripts/bench-xds.sh
+
+bench-agent: build
+	scripts/bench-agent.sh
+
+bench-datapath: build
+	@scripts/install-deps.sh bench
+	integration-tests/bench-datapath.sh
 
 clean:
 	$(MVN) -q clean

@@ -18,6 +18,10 @@ declare -A NEED=(
   [lib:libbpf.so.1]=libbpf1                       # loaded at run time through FFM
   [cmd:ip]=iproute2                               # network namespaces in the data-path tests
 )
+# `install-deps.sh bench` adds what the data-path benchmark compares against and loads with.
+if [ "${1:-}" = bench ]; then
+  NEED+=([cmd:wrk]=wrk [cmd:iperf3]=iperf3 [cmd:haproxy]=haproxy [cmd:nft]=nftables)
+fi
 missing=()
 for need in "${!NEED[@]}"; do
   kind=${need%%:*} what=${need#*:}
