@@ -8,7 +8,7 @@ JAR=$1
 XDS_PORT=${XDS_PORT:-15110}
 ADMIN_PORT=${ADMIN_PORT:-15114}
 
-java $JVM_FLAGS -jar "$JAR" --mocket.source=file:examples/cluster --mocket.xds.port="$XDS_PORT" \
+"$JAVA" $JVM_FLAGS -jar "$JAR" --mocket.source=file:examples/cluster --mocket.xds.port="$XDS_PORT" \
   --server.port="$ADMIN_PORT" --mocket.xds.address=127.0.0.1 --server.address=127.0.0.1 > demo.log 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT INT TERM

@@ -1,5 +1,8 @@
 # Shared shell helpers for demo and test scripts (sourced).
 JVM_FLAGS="--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
+# The JDK 25 that make found (exported as JAVA_HOME); the default java may be older.
+JAVA_HOME=${JAVA_HOME:-$("$(dirname "${BASH_SOURCE[0]}")/find-jdk.sh")} || exit 1
+JAVA="$JAVA_HOME/bin/java"
 BUF="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools/node_modules/.bin/buf"
 
 # A free TCP port on loopback.

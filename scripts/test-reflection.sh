@@ -11,7 +11,7 @@ XDS_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 LOG=$(mktemp -t mocket-reflection-XXXX.log)
 
-java $JVM_FLAGS -jar "$JAR" --mocket.source=file:examples/cluster --mocket.xds.port="$XDS_PORT" \
+"$JAVA" $JVM_FLAGS -jar "$JAR" --mocket.source=file:examples/cluster --mocket.xds.port="$XDS_PORT" \
   --mocket.xds.address=127.0.0.1 --server.port="$ADMIN_PORT" --server.address=127.0.0.1 > "$LOG" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -f "$LOG"' EXIT INT TERM

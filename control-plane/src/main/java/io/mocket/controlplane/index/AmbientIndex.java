@@ -63,7 +63,8 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
     private final ServiceTranslator services;
     private final Timer debounceDelay;
     private final Timer translateTime;
-    private final Counter invalidPolicies;
+    /** Invalid AuthorizationPolicy versions, per what is served in their place. */
+    private final Map<PolicyConversion.Outcome, Counter> invalidPolicies = new EnumMap<>(PolicyConversion.Outcome.class);
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
@@ -81,7 +82,7 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
 
     // Written by the translating thread only; read by describe().
     private final Set<OutputKey> served = ConcurrentHashMap.newKeySet();
-    private final Map<ObjectKey, String> invalid = new ConcurrentHashMap<>();
+    private final Map<ObjectKey, IndexDescription.InvalidPolicy> invalid = new ConcurrentHashMap<>();
     private final Map<ObjectKey, String> unserved = new ConcurrentHashMap<>();
 
     /**
@@ -105,9 +106,13 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
                 .description("Translation of one batch of dirty outputs")
                 .publishPercentileHistogram()
                 .register(meters);
-        this.invalidPolicies = Counter.builder("mocket.authorization.invalid")
-                .description("AuthorizationPolicy conversions rejected as invalid (the policy is not served)")
-                .register(meters);
+        // Registered up front so that every outcome reports zero until it happens, which alerts can rely on.
+        for (PolicyConversion.Outcome outcome : PolicyConversion.Outcome.values()) {
+            invalidPolicies.put(outcome, Counter.builder("mocket.authorization.invalid")
+                    .description("AuthorizationPolicy versions found invalid, by what is served in their place")
+                    .tag("outcome", outcome.tag())
+                    .register(meters));
+        }
     }
 
     // ---------------------------------------------------------------- ClusterSink
@@ -192,7 +197,7 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
         } finally {
             lock.unlock();
         }
-        Map<String, String> invalidView = new TreeMap<>();
+        Map<String, IndexDescription.InvalidPolicy> invalidView = new TreeMap<>();
         invalid.forEach((k, v) -> invalidView.put(k.toString(), v));
         Map<String, String> unservedView = new TreeMap<>();
         unserved.forEach((k, v) -> unservedView.put(k.toString(), v));
@@ -299,9 +304,10 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
             }
             case AUTHORIZATION_POLICY -> {
                 ObjectKey k = (ObjectKey) key;
+                // Removed whatever its validity: the last good version of a deleted policy is dropped with it.
                 if (state.authorizationPolicies.remove(k) != null) {
                     state.policiesByNamespace.remove(k.namespace(), k);
-                    PolicyConversion old = state.policyConversions.remove(k);
+                    PolicyVersions old = state.policyVersions.remove(k);
                     mark(new AuthorizationKey(k));
                     markPolicyPods(k.namespace(), old == null ? null : old.workloadSelector(), null);
                 }
@@ -392,12 +398,13 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
             return;
         }
         state.policiesByNamespace.add(key.namespace(), key);
-        PolicyConversion conversion = converter.convert(policy);
-        PolicyConversion previous = state.policyConversions.put(key, conversion);
+        PolicyVersions previous = state.policyVersions.get(key);
+        PolicyVersions current = PolicyVersions.next(previous, policy, converter.convert(policy));
+        state.policyVersions.put(key, current);
         mark(new AuthorizationKey(key));
-        // Workloads list only served selector policies: their lists change only if that attachment changed.
+        // Workloads list only the selector policies in force: their lists change only if that attachment changed.
         Map<String, String> before = previous == null ? null : previous.workloadSelector();
-        Map<String, String> after = conversion.workloadSelector();
+        Map<String, String> after = current.workloadSelector();
         if (!Objects.equals(before, after)) {
             markPolicyPods(key.namespace(), before, after);
         }
@@ -605,24 +612,20 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
     }
 
     private XdsResource authorization(ObjectKey key) {
-        GenericKubernetesResource policy = state.authorizationPolicies.get(key);
-        if (policy == null) {
+        PolicyVersions versions = state.policyVersions.get(key);
+        if (versions == null) {
             invalid.remove(key);
             unserved.remove(key);
             return null;
         }
-        PolicyConversion conversion = state.policyConversions.get(key);
-        if (conversion == null) {
-            conversion = converter.convert(policy);
-        }
-        switch (conversion) {
+        switch (versions.latest()) {
             case PolicyConversion.Served s -> {
                 invalid.remove(key);
                 unserved.remove(key);
                 for (PolicyConversion.L7Rule r : s.l7Rules()) {
                     reportL7(key, r);
                 }
-                return XdsResource.of(ResourceType.AUTHORIZATION, key.toString(), List.of(), s.authorization());
+                return resource(key, s);
             }
             case PolicyConversion.NotServed n -> {
                 invalid.remove(key);
@@ -633,14 +636,43 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
             }
             case PolicyConversion.Invalid i -> {
                 unserved.remove(key);
-                String reason = i.field() + " " + i.problem() + "; fix: " + i.fix();
-                invalid.put(key, reason);
-                invalidPolicies.increment();
-                log.warn("AuthorizationPolicy {} is invalid and not served (other policies are): {} {}. Fix: {}",
-                        key, i.field(), i.problem(), i.fix());
-                return null;
+                return invalidPolicy(key, versions, i);
             }
         }
+    }
+
+    /**
+     * An invalid latest version: serves the last good version unchanged when there is one, else the stand-in
+     * (fail closed), and reports what it serves.
+     */
+    private XdsResource invalidPolicy(ObjectKey key, PolicyVersions versions, PolicyConversion.Invalid i) {
+        PolicyConversion.Outcome outcome = versions.outcome();
+        String serving;
+        if (outcome == PolicyConversion.Outcome.KEPT_LAST_GOOD) {
+            PolicyVersions.LastGood good = versions.lastGood();
+            serving = good.conversion() instanceof PolicyConversion.NotServed n
+                    ? "the last good version (" + good.version() + ") stays in force, and it is not served to L4 clients: " + n.reason()
+                    : "the last good version (" + good.version() + ") keeps serving";
+        } else {
+            serving = i.standIn().description();
+        }
+        String reason = i.field() + " " + i.problem() + "; fix: " + i.fix();
+        invalid.put(key, new IndexDescription.InvalidPolicy(versions.latestVersion(), reason, outcome.tag(), serving));
+        invalidPolicies.get(outcome).increment();
+        switch (outcome) {
+            case KEPT_LAST_GOOD -> log.warn("AuthorizationPolicy {} ({}) is invalid: {} {}. Fix: {}. Until it is fixed, {}",
+                    key, versions.latestVersion(), i.field(), i.problem(), i.fix(), serving);
+            case ALLOW_NOTHING, DENY_WIDENED -> log.warn("AuthorizationPolicy {} ({}) is invalid and has never been valid: {} {}. "
+                            + "Fix: {}. Until it is fixed it is served fail-closed as {}",
+                    key, versions.latestVersion(), i.field(), i.problem(), i.fix(), serving);
+            case SKIPPED -> log.warn("AuthorizationPolicy {} ({}) is invalid and has never been valid: {} {}. Fix: {}. Served for it: {}",
+                    key, versions.latestVersion(), i.field(), i.problem(), i.fix(), serving);
+        }
+        return versions.inForce() instanceof PolicyConversion.Served s ? resource(key, s) : null;
+    }
+
+    private static XdsResource resource(ObjectKey key, PolicyConversion.Served s) {
+        return XdsResource.of(ResourceType.AUTHORIZATION, key.toString(), List.of(), s.authorization());
     }
 
     private void reportL7(ObjectKey key, PolicyConversion.L7Rule r) {

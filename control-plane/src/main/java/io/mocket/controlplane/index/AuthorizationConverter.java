@@ -17,7 +17,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 
 /**
  * Converts an AuthorizationPolicy into the L4 {@code istio.security.Authorization} istiod serves to ztunnel.
@@ -29,6 +32,9 @@ import java.util.TreeSet;
  * per {@code when} condition. HTTP attributes are dropped; an ALLOW rule that had any is dropped whole (it then
  * allows nothing), a DENY rule keeps what is left. An entry whose attributes were all HTTP leaves an empty
  * Match, which ztunnel skips, so such a DENY rule can no longer match: istiod serves it the same way.
+ *
+ * <p>A policy with a value that cannot be read is {@link PolicyConversion.Invalid}; it carries the stand-in to
+ * serve while no version of the policy has been valid (see {@link #standIn}).
  */
 final class AuthorizationConverter {
 
@@ -47,7 +53,7 @@ final class AuthorizationConverter {
         try {
             return convertChecked(policy);
         } catch (InvalidField e) {
-            return new PolicyConversion.Invalid(e.field, e.problem, e.fix);
+            return new PolicyConversion.Invalid(e.field, e.problem, e.fix, standIn(policy));
         }
     }
 
@@ -66,15 +72,8 @@ final class AuthorizationConverter {
             return new PolicyConversion.NotServed("it has a targetRef: it is for the waypoint it targets, not for L4 enforcement");
         }
 
-        Map<String, String> selector = null;
-        boolean hasSelector = false;
-        if (spec.get("selector") != null) {
-            hasSelector = true;
-            Map<String, Object> sel = map(spec.get("selector"), "spec.selector");
-            if (sel.get("matchLabels") != null) {
-                selector = stringMap(sel.get("matchLabels"), "spec.selector.matchLabels");
-            }
-        }
+        Reader strict = new Reader(false);
+        WorkloadSelection selection = selection(spec, strict);
 
         Object actionObj = spec.get("action");
         String actionName = actionObj == null ? "ALLOW" : string(actionObj, "spec.action");
@@ -86,127 +85,381 @@ final class AuthorizationConverter {
                     "use ALLOW, DENY, AUDIT or CUSTOM");
         };
 
-        List<Object> rules = spec.get("rules") == null ? List.of() : list(spec.get("rules"), "spec.rules");
-        Authorization.Builder out = Authorization.newBuilder()
-                .setName(key.name())
-                .setNamespace(key.namespace())
-                .setScope(!hasSelector ? (rootNamespace.equals(key.namespace()) ? Scope.GLOBAL : Scope.NAMESPACE)
-                        : Scope.WORKLOAD_SELECTOR);
-        List<PolicyConversion.L7Rule> l7Rules = new ArrayList<>();
         // Validate every rule before deciding about the action, so an invalid AUDIT policy is reported too.
-        List<ConvertedRule> converted = new ArrayList<>();
-        for (int i = 0; i < rules.size(); i++) {
-            converted.add(convertRule(map(rules.get(i), "spec.rules[" + i + "]"), "spec.rules[" + i + "]", key.namespace()));
-        }
+        List<ConvertedRule> converted = rules(spec, key.namespace(), strict);
         if (action == null) {
             return new PolicyConversion.NotServed("action " + actionName + " is not enforced by L4 clients (istiod serves it only to waypoints)");
         }
-        out.setAction(action);
+        Authorization.Builder out = authorization(key, selection).setAction(action);
+        List<PolicyConversion.L7Rule> l7Rules = addGroups(out, action, converted);
+        return new PolicyConversion.Served(out.build(), selection.listedBy(), l7Rules);
+    }
+
+    /**
+     * What to serve for an invalid policy that has never been valid. Whatever an unreadable condition or selector
+     * meant, the result does not let through a connection the written policy would have stopped (an unreadable
+     * action is the one guess: it is read as ALLOW, see the package documentation):
+     * <ul>
+     *   <li>ALLOW, or an action that cannot be read: an ALLOW without rules, which matches nothing, so the workloads
+     *       it applies to accept only what their other ALLOW policies allow (ztunnel denies a connection when ALLOW
+     *       policies apply and none matches).</li>
+     *   <li>DENY: the rules as far as they can be read, each unreadable condition read as matching every connection,
+     *       so the rule denies at least what was written. istiod treats what ztunnel cannot check the same way
+     *       (a DENY rule with HTTP attributes is served without them), and so does its CUSTOM fallback (a CUSTOM
+     *       policy whose provider cannot be used becomes a deny of its rules).</li>
+     *   <li>AUDIT, CUSTOM: nothing, as for a valid one; L4 clients do not enforce them.</li>
+     * </ul>
+     * The selector is read the same way: a label that cannot be read is left out, and a selector that cannot be
+     * read at all selects every workload of the namespace (of the mesh in the root namespace), so it applies to
+     * at least the workloads it was written for.
+     */
+    private PolicyConversion.StandIn standIn(GenericKubernetesResource policy) {
+        ObjectKey key = ObjectKey.of(policy);
+        Reader lenient = new Reader(true);
+        Object specObj = policy.getAdditionalProperties().get("spec");
+        Map<String, Object> spec = specObj == null ? Map.of() : lenient.read(() -> map(specObj, "spec"));
+        // An unreadable spec hides both the selector and the action: every workload it may apply to, as ALLOW.
+        WorkloadSelection selection = spec == null ? new WorkloadSelection(true, Map.of()) : selection(spec, lenient);
+        Object actionObj = spec == null ? null : spec.get("action");
+        String actionName = spec == null ? null : actionObj == null ? "ALLOW" : actionObj instanceof String s ? s : null;
+        if ("AUDIT".equals(actionName) || "CUSTOM".equals(actionName)) {
+            return new PolicyConversion.StandIn(null, PolicyConversion.Outcome.SKIPPED,
+                    "nothing, as for a valid version: L4 clients do not enforce action " + actionName);
+        }
+        Action action = "DENY".equals(actionName) ? Action.DENY : Action.ALLOW;
+        boolean actionUnreadable = action == Action.ALLOW && !"ALLOW".equals(actionName) && !"".equals(actionName);
+
+        Authorization.Builder out = authorization(key, selection).setAction(action);
+        List<PolicyConversion.L7Rule> l7Rules = List.of();
+        if (action == Action.DENY) {
+            l7Rules = addGroups(out, action, rules(spec, key.namespace(), lenient));
+        }
+        PolicyConversion.Served served = new PolicyConversion.Served(out.build(), selection.listedBy(), l7Rules);
+
+        StringBuilder d = new StringBuilder();
+        if (action == Action.ALLOW) {
+            d.append("allow-nothing: an ALLOW policy without rules for ").append(target(key, selection))
+                    .append(", which accept only what their other ALLOW policies allow");
+        } else {
+            d.append("a DENY of its readable part for ").append(target(key, selection));
+        }
+        if (actionUnreadable) {
+            d.append("; its action cannot be read and is taken as ALLOW");
+        }
+        if (!lenient.unreadable.isEmpty()) {
+            d.append("; read as matching everything, so it ").append(action == Action.DENY ? "denies" : "applies to")
+                    .append(" more than written: ").append(String.join(", ", lenient.unreadable));
+        }
+        PolicyConversion.Outcome outcome = action == Action.ALLOW
+                ? PolicyConversion.Outcome.ALLOW_NOTHING : PolicyConversion.Outcome.DENY_WIDENED;
+        return new PolicyConversion.StandIn(served, outcome, d.toString());
+    }
+
+    /** The workloads a policy applies to, in words. */
+    private String target(ObjectKey key, WorkloadSelection selection) {
+        boolean root = rootNamespace.equals(key.namespace());
+        if (selection.present() && selection.labels() == null) {
+            return "no workload (its selector has no matchLabels)";
+        }
+        if (!selection.present() || selection.labels().isEmpty()) {
+            return root ? "every workload of the mesh" : "every workload of namespace " + key.namespace();
+        }
+        StringBuilder labels = new StringBuilder();
+        new TreeMap<>(selection.labels()).forEach((k, v) -> labels.append(labels.isEmpty() ? "" : ",").append(k).append('=').append(v));
+        return "the workloads labelled " + labels + (root ? " anywhere in the mesh" : " in namespace " + key.namespace());
+    }
+
+    private Authorization.Builder authorization(ObjectKey key, WorkloadSelection selection) {
+        Scope scope = selection.present() ? Scope.WORKLOAD_SELECTOR
+                : rootNamespace.equals(key.namespace()) ? Scope.GLOBAL : Scope.NAMESPACE;
+        return Authorization.newBuilder().setName(key.name()).setNamespace(key.namespace()).setScope(scope);
+    }
+
+    /** One Group per rule; an ALLOW rule with HTTP attributes is left out (it allows nothing). */
+    private static List<PolicyConversion.L7Rule> addGroups(Authorization.Builder out, Action action, List<ConvertedRule> converted) {
+        List<PolicyConversion.L7Rule> l7Rules = new ArrayList<>();
         for (int i = 0; i < converted.size(); i++) {
             ConvertedRule r = converted.get(i);
             boolean l7 = !r.l7Attributes.isEmpty();
             if (l7 && action == Action.ALLOW) {
                 // Fail closed: the rule cannot be checked, so it allows nothing.
-                l7Rules.add(new PolicyConversion.L7Rule(i, List.copyOf(r.l7Attributes), action, false));
+                l7Rules.add(new PolicyConversion.L7Rule(i, r.l7Attributes, action, false));
                 continue;
             }
             out.addGroups(Group.newBuilder().addAllRules(r.rules));
             if (l7) {
-                l7Rules.add(new PolicyConversion.L7Rule(i, List.copyOf(r.l7Attributes), action, canMatch(r.rules)));
+                l7Rules.add(new PolicyConversion.L7Rule(i, r.l7Attributes, action, canMatch(r.rules)));
             }
         }
-        return new PolicyConversion.Served(out.build(), hasSelector ? selector : null, List.copyOf(l7Rules));
+        return List.copyOf(l7Rules);
     }
 
-    private record ConvertedRule(List<Rules> rules, TreeSet<String> l7Attributes) {
+    /**
+     * Whether the policy has a selector, and its matchLabels (null when the selector has none).
+     */
+    private record WorkloadSelection(boolean present, Map<String, String> labels) {
+        /** The labels of the workloads that list the policy; null when none lists it by label. */
+        Map<String, String> listedBy() {
+            return present ? labels : null;
+        }
     }
 
-    private ConvertedRule convertRule(Map<String, Object> rule, String path, String policyNamespace) {
+    private static WorkloadSelection selection(Map<String, Object> spec, Reader reader) {
+        Object selectorObj = spec.get("selector");
+        if (selectorObj == null) {
+            return new WorkloadSelection(false, null);
+        }
+        Map<String, Object> selector = reader.read(() -> map(selectorObj, "spec.selector"));
+        if (selector == null) {
+            return new WorkloadSelection(true, Map.of());
+        }
+        Object matchLabels = selector.get("matchLabels");
+        if (matchLabels == null) {
+            return new WorkloadSelection(true, null);
+        }
+        Map<String, Object> raw = reader.read(() -> map(matchLabels, "spec.selector.matchLabels"));
+        if (raw == null) {
+            return new WorkloadSelection(true, Map.of());
+        }
+        Map<String, String> labels = new LinkedHashMap<>();
+        raw.forEach((k, v) -> {
+            // Leaving an unreadable label out selects more workloads, never fewer.
+            String value = reader.read(() -> string(v, "spec.selector.matchLabels." + k));
+            if (value != null) {
+                labels.put(k, value);
+            }
+        });
+        return new WorkloadSelection(true, Map.copyOf(labels));
+    }
+
+    /** The rules of spec.rules, in order; each unreadable one (lenient reading) matches every connection. */
+    private static List<ConvertedRule> rules(Map<String, Object> spec, String policyNamespace, Reader reader) {
+        List<Object> rules = reader.read(() -> spec.get("rules") == null ? List.of() : list(spec.get("rules"), "spec.rules"));
+        if (rules == null) {
+            return List.of(ConvertedRule.MATCHES_ALL);
+        }
+        List<ConvertedRule> out = new ArrayList<>(rules.size());
+        for (int i = 0; i < rules.size(); i++) {
+            String path = "spec.rules[" + i + "]";
+            Object ruleObj = rules.get(i);
+            Map<String, Object> rule = reader.read(() -> map(ruleObj, path));
+            out.add(rule == null ? ConvertedRule.MATCHES_ALL : convertRule(rule, path, policyNamespace, reader));
+        }
+        return out;
+    }
+
+    /**
+     * The clauses of one rule (AND) and the HTTP attributes it named, sorted. A rule without clauses matches every
+     * connection.
+     */
+    private record ConvertedRule(List<Rules> rules, List<String> l7Attributes) {
+        static final ConvertedRule MATCHES_ALL = new ConvertedRule(List.of(), List.of());
+    }
+
+    private static ConvertedRule convertRule(Map<String, Object> rule, String path, String policyNamespace, Reader reader) {
         TreeSet<String> l7 = new TreeSet<>();
         List<Rules> rules = new ArrayList<>();
 
+        // A clause is an OR of entries: one entry that matches every connection makes the whole clause match.
         List<Match> toMatches = new ArrayList<>();
-        List<Object> tos = rule.get("to") == null ? List.of() : list(rule.get("to"), path + ".to");
-        for (int j = 0; j < tos.size(); j++) {
-            String p = path + ".to[" + j + "]";
-            Map<String, Object> to = map(tos.get(j), p);
-            Map<String, Object> op = to.get("operation") == null ? Map.of() : map(to.get("operation"), p + ".operation");
-            p = p + ".operation";
-            for (String f : L7_OPERATION_FIELDS) {
-                if (!strings(op.get(f), p + "." + f).isEmpty()) {
-                    l7.add(f);
+        boolean toMatchesAll = false;
+        List<Object> tos = reader.read(() -> rule.get("to") == null ? List.of() : list(rule.get("to"), path + ".to"));
+        if (tos == null) {
+            toMatchesAll = true;
+        } else {
+            for (int j = 0; j < tos.size(); j++) {
+                String p = path + ".to[" + j + "].operation";
+                Object toObj = tos.get(j);
+                String entryPath = path + ".to[" + j + "]";
+                Map<String, Object> op = reader.read(() -> {
+                    Map<String, Object> to = map(toObj, entryPath);
+                    return to.get("operation") == null ? Map.of() : map(to.get("operation"), p);
+                });
+                if (op == null) {
+                    toMatchesAll = true;
+                    continue;
+                }
+                for (String f : L7_OPERATION_FIELDS) {
+                    List<String> values = reader.read(() -> strings(op.get(f), p + "." + f));
+                    if (values == null || !values.isEmpty()) {
+                        l7.add(f);
+                    }
+                }
+                MatchReader m = new MatchReader(reader);
+                m.add(() -> ports(strings(op.get("ports"), p + ".ports"), p + ".ports"), Match.Builder::addAllDestinationPorts);
+                m.add(() -> ports(strings(op.get("notPorts"), p + ".notPorts"), p + ".notPorts"), Match.Builder::addAllNotDestinationPorts);
+                Match built = m.build();
+                if (built == null) {
+                    toMatchesAll = true;
+                } else {
+                    toMatches.add(built);
                 }
             }
-            toMatches.add(Match.newBuilder()
-                    .addAllDestinationPorts(ports(strings(op.get("ports"), p + ".ports"), p + ".ports"))
-                    .addAllNotDestinationPorts(ports(strings(op.get("notPorts"), p + ".notPorts"), p + ".notPorts"))
-                    .build());
         }
 
         List<Match> fromMatches = new ArrayList<>();
-        List<Object> froms = rule.get("from") == null ? List.of() : list(rule.get("from"), path + ".from");
-        for (int j = 0; j < froms.size(); j++) {
-            String p = path + ".from[" + j + "]";
-            Map<String, Object> from = map(froms.get(j), p);
-            Map<String, Object> src = from.get("source") == null ? Map.of() : map(from.get("source"), p + ".source");
-            p = p + ".source";
-            for (String f : L7_SOURCE_FIELDS) {
-                List<String> values = strings(src.get(f), p + "." + f);
-                if (f.endsWith("emoteIpBlocks")) {
-                    addresses(values, p + "." + f); // validated like ipBlocks, though only a waypoint can check them
+        boolean fromMatchesAll = false;
+        List<Object> froms = reader.read(() -> rule.get("from") == null ? List.of() : list(rule.get("from"), path + ".from"));
+        if (froms == null) {
+            fromMatchesAll = true;
+        } else {
+            for (int j = 0; j < froms.size(); j++) {
+                String p = path + ".from[" + j + "].source";
+                Object fromObj = froms.get(j);
+                String entryPath = path + ".from[" + j + "]";
+                Map<String, Object> src = reader.read(() -> {
+                    Map<String, Object> from = map(fromObj, entryPath);
+                    return from.get("source") == null ? Map.of() : map(from.get("source"), p);
+                });
+                if (src == null) {
+                    fromMatchesAll = true;
+                    continue;
                 }
-                if (!values.isEmpty()) {
-                    l7.add(f);
+                for (String f : L7_SOURCE_FIELDS) {
+                    List<String> values = reader.read(() -> {
+                        List<String> v = strings(src.get(f), p + "." + f);
+                        if (f.endsWith("emoteIpBlocks")) {
+                            addresses(v, p + "." + f); // validated like ipBlocks, though only a waypoint can check them
+                        }
+                        return v;
+                    });
+                    if (values == null || !values.isEmpty()) {
+                        l7.add(f);
+                    }
+                }
+                MatchReader m = new MatchReader(reader);
+                m.add(() -> addresses(strings(src.get("ipBlocks"), p + ".ipBlocks"), p + ".ipBlocks"), Match.Builder::addAllSourceIps);
+                m.add(() -> addresses(strings(src.get("notIpBlocks"), p + ".notIpBlocks"), p + ".notIpBlocks"), Match.Builder::addAllNotSourceIps);
+                m.add(() -> stringMatches(strings(src.get("namespaces"), p + ".namespaces")), Match.Builder::addAllNamespaces);
+                m.add(() -> stringMatches(strings(src.get("notNamespaces"), p + ".notNamespaces")), Match.Builder::addAllNotNamespaces);
+                m.add(() -> serviceAccounts(strings(src.get("serviceAccounts"), p + ".serviceAccounts"), policyNamespace),
+                        Match.Builder::addAllServiceAccounts);
+                m.add(() -> serviceAccounts(strings(src.get("notServiceAccounts"), p + ".notServiceAccounts"), policyNamespace),
+                        Match.Builder::addAllNotServiceAccounts);
+                m.add(() -> stringMatches(strings(src.get("principals"), p + ".principals")), Match.Builder::addAllPrincipals);
+                m.add(() -> stringMatches(strings(src.get("notPrincipals"), p + ".notPrincipals")), Match.Builder::addAllNotPrincipals);
+                Match built = m.build();
+                if (built == null) {
+                    fromMatchesAll = true;
+                } else {
+                    fromMatches.add(built);
                 }
             }
-            fromMatches.add(Match.newBuilder()
-                    .addAllSourceIps(addresses(strings(src.get("ipBlocks"), p + ".ipBlocks"), p + ".ipBlocks"))
-                    .addAllNotSourceIps(addresses(strings(src.get("notIpBlocks"), p + ".notIpBlocks"), p + ".notIpBlocks"))
-                    .addAllNamespaces(stringMatches(strings(src.get("namespaces"), p + ".namespaces")))
-                    .addAllNotNamespaces(stringMatches(strings(src.get("notNamespaces"), p + ".notNamespaces")))
-                    .addAllServiceAccounts(serviceAccounts(strings(src.get("serviceAccounts"), p + ".serviceAccounts"), policyNamespace))
-                    .addAllNotServiceAccounts(serviceAccounts(strings(src.get("notServiceAccounts"), p + ".notServiceAccounts"), policyNamespace))
-                    .addAllPrincipals(stringMatches(strings(src.get("principals"), p + ".principals")))
-                    .addAllNotPrincipals(stringMatches(strings(src.get("notPrincipals"), p + ".notPrincipals")))
-                    .build());
         }
-        if (!toMatches.isEmpty()) {
+        if (!toMatchesAll && !toMatches.isEmpty()) {
             rules.add(Rules.newBuilder().addAllMatches(toMatches).build());
         }
-        if (!fromMatches.isEmpty()) {
+        if (!fromMatchesAll && !fromMatches.isEmpty()) {
             rules.add(Rules.newBuilder().addAllMatches(fromMatches).build());
         }
 
-        List<Object> whens = rule.get("when") == null ? List.of() : list(rule.get("when"), path + ".when");
-        for (int j = 0; j < whens.size(); j++) {
+        List<Object> whens = reader.read(() -> rule.get("when") == null ? List.of() : list(rule.get("when"), path + ".when"));
+        for (int j = 0; whens != null && j < whens.size(); j++) {
             String p = path + ".when[" + j + "]";
-            Map<String, Object> when = map(whens.get(j), p);
-            String whenKey = when.get("key") == null ? "" : string(when.get("key"), p + ".key");
-            if (whenKey.isEmpty()) {
-                throw new InvalidField(p + ".key", "is empty", "name the attribute to test, e.g. source.ip or destination.port");
+            Object whenObj = whens.get(j);
+            Map<String, Object> when = reader.read(() -> map(whenObj, p));
+            String whenKey = when == null ? null : reader.read(() -> {
+                String k = when.get("key") == null ? "" : string(when.get("key"), p + ".key");
+                if (k.isEmpty()) {
+                    throw new InvalidField(p + ".key", "is empty", "name the attribute to test, e.g. source.ip or destination.port");
+                }
+                return k;
+            });
+            if (whenKey == null) {
+                continue; // an unreadable condition matches every connection: no clause
             }
-            List<String> values = strings(when.get("values"), p + ".values");
-            List<String> notValues = strings(when.get("notValues"), p + ".notValues");
-            if (!L4_WHEN_KEYS.contains(whenKey)) {
-                l7.add(whenKey);
-            }
-            Match.Builder m = Match.newBuilder();
+            Supplier<List<String>> values = () -> strings(when.get("values"), p + ".values");
+            Supplier<List<String>> notValues = () -> strings(when.get("notValues"), p + ".notValues");
+            MatchReader m = new MatchReader(reader);
             switch (whenKey) {
-                case "source.namespace" -> m.addAllNamespaces(stringMatches(values)).addAllNotNamespaces(stringMatches(notValues));
-                case "source.principal" -> m.addAllPrincipals(stringMatches(values)).addAllNotPrincipals(stringMatches(notValues));
-                case "source.ip" -> m.addAllSourceIps(addresses(values, p + ".values"))
-                        .addAllNotSourceIps(addresses(notValues, p + ".notValues"));
-                case "destination.ip" -> m.addAllDestinationIps(addresses(values, p + ".values"))
-                        .addAllNotDestinationIps(addresses(notValues, p + ".notValues"));
-                case "destination.port" -> m.addAllDestinationPorts(ports(values, p + ".values"))
-                        .addAllNotDestinationPorts(ports(notValues, p + ".notValues"));
+                case "source.namespace" -> {
+                    m.add(() -> stringMatches(values.get()), Match.Builder::addAllNamespaces);
+                    m.add(() -> stringMatches(notValues.get()), Match.Builder::addAllNotNamespaces);
+                }
+                case "source.principal" -> {
+                    m.add(() -> stringMatches(values.get()), Match.Builder::addAllPrincipals);
+                    m.add(() -> stringMatches(notValues.get()), Match.Builder::addAllNotPrincipals);
+                }
+                case "source.ip" -> {
+                    m.add(() -> addresses(values.get(), p + ".values"), Match.Builder::addAllSourceIps);
+                    m.add(() -> addresses(notValues.get(), p + ".notValues"), Match.Builder::addAllNotSourceIps);
+                }
+                case "destination.ip" -> {
+                    m.add(() -> addresses(values.get(), p + ".values"), Match.Builder::addAllDestinationIps);
+                    m.add(() -> addresses(notValues.get(), p + ".notValues"), Match.Builder::addAllNotDestinationIps);
+                }
+                case "destination.port" -> {
+                    m.add(() -> ports(values.get(), p + ".values"), Match.Builder::addAllDestinationPorts);
+                    m.add(() -> ports(notValues.get(), p + ".notValues"), Match.Builder::addAllNotDestinationPorts);
+                }
                 default -> {
+                    // Validated though only a waypoint can check them.
+                    reader.read(values);
+                    reader.read(notValues);
+                    l7.add(whenKey);
                 }
             }
-            // An HTTP condition leaves an empty match here, as istiod emits it.
-            rules.add(Rules.newBuilder().addMatches(m).build());
+            Match built = m.build();
+            if (built != null) {
+                // An HTTP condition leaves an empty match here, as istiod emits it.
+                rules.add(Rules.newBuilder().addMatches(built).build());
+            }
         }
-        return new ConvertedRule(rules, l7);
+        return new ConvertedRule(List.copyOf(rules), List.copyOf(l7));
+    }
+
+    /**
+     * Reads policy values. Strict (the conversion), an unreadable value throws {@link InvalidField}; lenient (the
+     * stand-in of a never-valid policy), it reads as null, meaning "matches everything", and its field is noted.
+     */
+    private static final class Reader {
+        private final boolean lenient;
+        private final List<String> unreadable = new ArrayList<>();
+
+        Reader(boolean lenient) {
+            this.lenient = lenient;
+        }
+
+        <T> T read(Supplier<T> value) {
+            try {
+                return value.get();
+            } catch (InvalidField e) {
+                if (!lenient) {
+                    throw e;
+                }
+                unreadable.add(e.field);
+                return null;
+            }
+        }
+    }
+
+    /** One Match being read: a condition the reader cannot read is left out, which widens the Match. */
+    private static final class MatchReader {
+        private final Reader reader;
+        private final Match.Builder match = Match.newBuilder();
+        private boolean widened;
+
+        MatchReader(Reader reader) {
+            this.reader = reader;
+        }
+
+        <T> void add(Supplier<List<T>> read, BiConsumer<Match.Builder, List<T>> into) {
+            List<T> values = reader.read(read);
+            if (values == null) {
+                widened = true;
+            } else {
+                into.accept(match, values);
+            }
+        }
+
+        /**
+         * The Match, or null when left-out conditions left it empty: it then matches every connection. It cannot
+         * be sent so, because ztunnel skips an empty Match (it matches nothing).
+         */
+        Match build() {
+            Match m = match.build();
+            return widened && m.equals(Match.getDefaultInstance()) ? null : m;
+        }
     }
 
     /** Whether a group can match under ztunnel's rules: every clause needs a non-empty match (or no matches). */
@@ -331,13 +584,6 @@ final class AuthorizationConverter {
             out.add(string(raw.get(i), field + "[" + i + "]"));
         }
         return out;
-    }
-
-    private static Map<String, String> stringMap(Object o, String field) {
-        Map<String, Object> raw = map(o, field);
-        Map<String, String> out = new LinkedHashMap<>();
-        raw.forEach((k, v) -> out.put(k, string(v, field + "." + k)));
-        return Map.copyOf(out);
     }
 
     private static String describe(Object o) {

@@ -26,8 +26,8 @@ final class ClusterState {
     final Map<ObjectKey, Pod> pods = new ConcurrentHashMap<>();
     final Map<ObjectKey, Service> services = new ConcurrentHashMap<>();
     final Map<ObjectKey, GenericKubernetesResource> authorizationPolicies = new ConcurrentHashMap<>();
-    /** The conversion of each AuthorizationPolicy, made when it was delivered. */
-    final Map<ObjectKey, PolicyConversion> policyConversions = new ConcurrentHashMap<>();
+    /** The conversions of each AuthorizationPolicy (latest and last good), made when it was delivered. */
+    final Map<ObjectKey, PolicyVersions> policyVersions = new ConcurrentHashMap<>();
     final Map<ObjectKey, GenericKubernetesResource> peerAuthentications = new ConcurrentHashMap<>();
     final Map<ObjectKey, Gateway> gateways = new ConcurrentHashMap<>();
     /** The Gateways that are usable waypoints. */

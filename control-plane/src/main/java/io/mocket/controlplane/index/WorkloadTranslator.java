@@ -246,8 +246,9 @@ final class WorkloadTranslator {
 
     private void addSelecting(TreeSet<String> out, String namespace, Map<String, String> labels) {
         for (ObjectKey pk : state.policiesByNamespace.get(namespace)) {
-            PolicyConversion c = state.policyConversions.get(pk);
-            Map<String, String> selector = c == null ? null : c.workloadSelector();
+            // What is in force: an invalid policy is listed as its last good version or its stand-in is.
+            PolicyVersions v = state.policyVersions.get(pk);
+            Map<String, String> selector = v == null ? null : v.workloadSelector();
             if (selector != null && Selector.subsetOf(selector, labels)) {
                 out.add(pk.toString());
             }

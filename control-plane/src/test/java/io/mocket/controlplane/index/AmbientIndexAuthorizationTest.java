@@ -222,27 +222,32 @@ class AmbientIndexAuthorizationTest {
     }
 
     @Test
-    void invalidPolicyIsSkippedCountedAndServedOnceFixed() {
+    void neverValidPolicyIsServedFailClosedCountedAndReplacedOnceFixed() {
         f.apply(AUTHORIZATION_POLICY,
                 policy("shop", "good", "rules: [{from: [{source: {namespaces: [front]}}]}]"),
                 policy("shop", "bad-cidr", "rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]"));
         assertThat(f.hasAuthorization("shop", "good")).isTrue();
-        assertThat(f.hasAuthorization("shop", "bad-cidr")).isFalse();
+        // Never valid and ALLOW: served as allow-nothing, not skipped (skipping would leave the namespace allow-all).
+        assertThat(f.authorization("shop", "bad-cidr").getAction()).isEqualTo(Action.ALLOW);
+        assertThat(f.authorization("shop", "bad-cidr").getGroupsList()).isEmpty();
         assertThat(f.counter("mocket.authorization.invalid")).isEqualTo(1);
-        assertThat(f.index.describe().invalidPolicies().get("shop/bad-cidr"))
+        assertThat(f.counter("mocket.authorization.invalid", "outcome", "allow_nothing")).isEqualTo(1);
+        assertThat(f.index.describe().invalidPolicies().get("shop/bad-cidr").reason())
                 .contains("spec.rules[0].from[0].source.ipBlocks[0]").contains("10.0.0.0/33").contains("fix");
 
         f.apply(AUTHORIZATION_POLICY, policy("shop", "bad-cidr", "rules: [{from: [{source: {ipBlocks: [10.0.0.0/16]}}]}]"));
-        assertThat(f.hasAuthorization("shop", "bad-cidr")).isTrue();
+        assertThat(f.authorization("shop", "bad-cidr").getGroupsList()).containsExactly(
+                group(rules(Match.newBuilder().addSourceIps(cidr("10.0.0.0", 16)).build())));
         assertThat(f.index.describe().invalidPolicies()).isEmpty();
     }
 
     @Test
-    void servedPolicyThatBecomesInvalidIsWithdrawn() {
+    void servedPolicyThatBecomesInvalidKeepsServingItsLastGoodVersion() {
         f.apply(AUTHORIZATION_POLICY, policy("shop", "p", "rules: [{to: [{operation: {ports: [\"80\"]}}]}]"));
-        assertThat(f.hasAuthorization("shop", "p")).isTrue();
+        Authorization good = f.authorization("shop", "p");
         f.apply(AUTHORIZATION_POLICY, policy("shop", "p", "rules: [{to: [{operation: {ports: [\"http\"]}}]}]"));
-        assertThat(f.hasAuthorization("shop", "p")).isFalse();
+        assertThat(f.authorization("shop", "p")).isEqualTo(good);
+        assertThat(f.counter("mocket.authorization.invalid", "outcome", "kept_last_good")).isEqualTo(1);
     }
 
     @Test
@@ -258,9 +263,12 @@ class AmbientIndexAuthorizationTest {
                 policy("shop", "spec", "just-a-string"));
         assertThat(f.index.describe().invalidPolicies()).containsOnlyKeys(
                 "shop/action", "shop/port", "shop/unquoted-port", "shop/rules-not-list", "shop/when-ip", "shop/when-key", "shop/remote", "shop/spec");
-        assertThat(f.index.describe().invalidPolicies().get("shop/action")).contains("spec.action").contains("ALLOW, DENY");
+        assertThat(f.index.describe().invalidPolicies().get("shop/action").reason()).contains("spec.action").contains("ALLOW, DENY");
         assertThat(f.counter("mocket.authorization.invalid")).isEqualTo(8);
-        assertThat(f.index.describe().outputs()).containsEntry("authorization", 0);
+        // None was ever valid: each is served fail-closed (seven ALLOW or unreadable actions, one DENY).
+        assertThat(f.counter("mocket.authorization.invalid", "outcome", "allow_nothing")).isEqualTo(7);
+        assertThat(f.counter("mocket.authorization.invalid", "outcome", "deny_widened")).isEqualTo(1);
+        assertThat(f.index.describe().outputs()).containsEntry("authorization", 8);
     }
 
     @Test

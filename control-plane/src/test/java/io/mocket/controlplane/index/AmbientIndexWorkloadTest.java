@@ -341,8 +341,9 @@ class AmbientIndexWorkloadTest {
                 policy("other", "other-web", "selector: {matchLabels: {app: web}}\nrules: [{}]"),
                 policy("shop", "broken-web", "selector: {matchLabels: {app: web}}\nrules: [{from: [{source: {ipBlocks: [nope]}}]}]"));
         f.apply(POD, pod("shop", "web-0", "10.1.0.5").build());
+        // broken-web has never been valid: it is served as allow-nothing and listed like a valid policy would be.
         assertThat(f.workload("shop", "web-0").getAuthorizationPoliciesList())
-                .containsExactly("istio-system/mesh-web", "shop/selects-web");
+                .containsExactly("istio-system/mesh-web", "shop/broken-web", "shop/selects-web");
     }
 
     @Test

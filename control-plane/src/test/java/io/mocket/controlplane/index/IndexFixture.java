@@ -115,9 +115,9 @@ final class IndexFixture implements AutoCloseable {
         return resource(ResourceType.AUTHORIZATION, ns + "/" + name) != null;
     }
 
+    /** The sum of the counters named {@code name} that carry {@code tags} (all of them when none are given). */
     double counter(String name, String... tags) {
-        var c = meters.find(name).tags(tags).counter();
-        return c == null ? 0 : c.count();
+        return meters.find(name).tags(tags).counters().stream().mapToDouble(c -> c.count()).sum();
     }
 
     // ------------------------------------------------------------ objects

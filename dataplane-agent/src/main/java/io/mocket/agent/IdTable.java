@@ -1,0 +1,104 @@
+package io.mocket.agent;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Names to 32-bit map ids that stay the same across agent restarts: an id is the FNV-1a hash of the name
+ * (as Kmesh does), and on a collision the next free number. Because a collision makes the id depend on
+ * which name came first, a restarted agent first {@link #adopt}s the ids the kernel maps already use, and
+ * the reconciler never hands out an id the kernel still holds for something else. Id 0 is never used
+ * (the maps reserve it). Not thread-safe: owned by the reconciler thread.
+ */
+final class IdTable {
+
+    private final String what;
+    private final Map<String, Integer> byName = new HashMap<>();
+    private final Map<Integer, String> byId = new HashMap<>();
+
+    /** @param what what the ids name, for messages ("service", "backend") */
+    IdTable(String what) {
+        this.what = what;
+    }
+
+    /** 32-bit FNV-1a of the UTF-8 bytes of a name. */
+    static int fnv1a32(String name) {
+        int hash = 0x811c9dc5;
+        for (byte b : name.getBytes(StandardCharsets.UTF_8)) {
+            hash ^= b & 0xff;
+            hash *= 0x01000193;
+        }
+        return hash;
+    }
+
+    /** The id of a name, if it has one. */
+    Optional<Integer> idOf(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    /** The name holding an id, if any. */
+    Optional<String> nameOf(int id) {
+        return Optional.ofNullable(byId.get(id));
+    }
+
+    /** Gives {@code name} the id {@code id} if neither has one yet; true if it now has that id. */
+    boolean adopt(String name, int id) {
+        if (id == 0) {
+            return false;
+        }
+        Integer held = byName.get(name);
+        if (held != null) {
+            return held == id;
+        }
+        if (byId.containsKey(id)) {
+            return false;
+        }
+        byName.put(name, id);
+        byId.put(id, name);
+        return true;
+    }
+
+    /**
+     * The id of {@code name}, allocating one if needed: its hash, or the next number that is neither held
+     * by another name nor in {@code busy} (ids the kernel still uses for entries on their way out).
+     */
+    int assign(String name, Set<Integer> busy) {
+        Integer held = byName.get(name);
+        if (held != null) {
+            return held;
+        }
+        int id = fnv1a32(name);
+        for (long tries = 0; id == 0 || byId.containsKey(id) || busy.contains(id); tries++) {
+            if (tries > 0xffffffffL) {
+                throw new IllegalStateException("no free " + what + " id left");
+            }
+            id++;
+        }
+        byName.put(name, id);
+        byId.put(id, name);
+        return id;
+    }
+
+    /** Forgets every name not in {@code keep}, so its id may serve another name later. */
+    void retainOnly(Collection<String> keep) {
+        Set<String> drop = new HashSet<>(byName.keySet());
+        drop.removeAll(keep instanceof Set<String> s ? s : new HashSet<>(keep));
+        for (String name : drop) {
+            byId.remove(byName.remove(name));
+        }
+    }
+
+    /** Every name with its id. */
+    Map<String, Integer> entries() {
+        return Map.copyOf(byName);
+    }
+
+    int size() {
+        return byName.size();
+    }
+}

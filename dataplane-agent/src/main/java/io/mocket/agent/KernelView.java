@@ -1,0 +1,83 @@
+package io.mocket.agent;
+
+import io.mocket.bpf.BackendValue;
+import io.mocket.bpf.EndpointKey;
+import io.mocket.bpf.EndpointValue;
+import io.mocket.bpf.FrontendKey;
+import io.mocket.bpf.LoadBalancerMaps;
+import io.mocket.bpf.ServiceValue;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The reconciler's copy of what the load balancer maps hold: read back from the kernel when the agent
+ * starts (and after a failed write), then kept in step with every write, so a pass diffs against the
+ * kernel without reading every map again. Slots are grouped per service as the programs see them: the
+ * live revision's slots by priority. Slots of other revisions (left by an agent killed in the middle of a
+ * switch) are orphans the next pass deletes. Mutable; owned by the reconciler thread.
+ */
+final class KernelView {
+
+    final Map<FrontendKey, Integer> frontends = new HashMap<>();
+    final Map<Integer, ServiceValue> services = new HashMap<>();
+    /** Live slots per service id; a slot the kernel lacks is null, so the service never compares equal. */
+    final Map<Integer, List<List<EndpointValue>>> slots = new HashMap<>();
+    final List<EndpointKey> orphanSlots = new ArrayList<>();
+    final Map<Integer, BackendValue> backends = new HashMap<>();
+    /** Entries in the endpoint map, live and orphaned. */
+    int endpointEntries;
+
+    /** Reads every load balancer map. */
+    static KernelView read(LoadBalancerMaps maps) {
+        KernelView view = new KernelView();
+        maps.frontends().entries().forEach((k, v) -> view.frontends.put(k, v.serviceId()));
+        maps.services().entries().forEach((k, v) -> view.services.put(k.serviceId(), v));
+        maps.backends().entries().forEach((k, v) -> view.backends.put(k.backendId(), v));
+        Map<EndpointKey, EndpointValue> endpoints = maps.endpoints().entries();
+        view.endpointEntries = endpoints.size();
+        view.services.forEach((id, value) -> view.slots.put(id, emptySlots(value)));
+        endpoints.forEach((k, v) -> {
+            ServiceValue svc = view.services.get(k.serviceId());
+            if (svc != null && svc.revision() == k.revision() && k.slot() < svc.counts().get(k.priority())) {
+                view.slots.get(k.serviceId()).get(k.priority()).set(k.slot(), v);
+            } else {
+                view.orphanSlots.add(k);
+            }
+        });
+        return view;
+    }
+
+    /** Lists of nulls sized by the counts of a service entry, to be filled with the slots found. */
+    private static List<List<EndpointValue>> emptySlots(ServiceValue value) {
+        List<List<EndpointValue>> lists = new ArrayList<>();
+        for (int count : value.counts()) {
+            lists.add(new ArrayList<>(Arrays.asList(new EndpointValue[count])));
+        }
+        return lists;
+    }
+
+    /** Every backend id a live slot refers to. */
+    Set<Integer> referencedBackends() {
+        Set<Integer> ids = new HashSet<>();
+        for (List<List<EndpointValue>> lists : slots.values()) {
+            for (List<EndpointValue> list : lists) {
+                for (EndpointValue v : list) {
+                    if (v != null) {
+                        ids.add(v.backendId());
+                    }
+                }
+            }
+        }
+        return ids;
+    }
+
+    int liveSlots(int serviceId) {
+        ServiceValue v = services.get(serviceId);
+        return v == null ? 0 : v.totalBackends();
+    }
+}

@@ -1,0 +1,27 @@
+package io.mocket.agent;
+
+import java.util.Arrays;
+import java.util.Optional;
+
+/** The xDS resource types the agent subscribes to, with the type URLs istiod and the control plane serve. */
+public enum ResourceKind {
+    /** {@code istio.workload.Address}: a Workload or a Service. */
+    ADDRESS("type.googleapis.com/istio.workload.Address"),
+    /** {@code istio.security.Authorization}. */
+    AUTHORIZATION("type.googleapis.com/istio.security.Authorization");
+
+    private final String typeUrl;
+
+    ResourceKind(String typeUrl) {
+        this.typeUrl = typeUrl;
+    }
+
+    public String typeUrl() {
+        return typeUrl;
+    }
+
+    /** The kind served under a type URL, if the agent knows it. */
+    public static Optional<ResourceKind> ofTypeUrl(String typeUrl) {
+        return Arrays.stream(values()).filter(k -> k.typeUrl.equals(typeUrl)).findFirst();
+    }
+}

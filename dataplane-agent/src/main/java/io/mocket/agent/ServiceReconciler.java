@@ -1,0 +1,373 @@
+package io.mocket.agent;
+
+import io.mocket.bpf.BackendKey;
+import io.mocket.bpf.BpfException;
+import io.mocket.bpf.EndpointKey;
+import io.mocket.bpf.Errno;
+import io.mocket.bpf.FrontendKey;
+import io.mocket.bpf.FrontendValue;
+import io.mocket.bpf.LoadBalancerMaps;
+import io.mocket.bpf.ServiceValue;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Keeps the socket load balancer's maps equal to what {@link NodeState} says, for this node: on every
+ * change (debounced) it computes the {@link DesiredState}, plans the smallest set of writes against the
+ * {@link KernelView} read back at start ({@link ReconcilePlan}) and applies it through
+ * {@link LoadBalancerMaps}. Service and backend ids come from {@link IdTable}s seeded from the kernel, so
+ * a restarted agent adopts what its predecessor wrote instead of rewriting it.
+ *
+ * <p>Nothing is written before the node holds the control plane's full Address state: an agent that
+ * restarts with an empty store must not delete what the kernel is serving. A service port that does not
+ * fit is left whole as it was and reported through {@link #applied}, which the xDS client waits on before
+ * it ACKs or NACKs a response.
+ *
+ * <p>Threading: passes run on one thread of their own (or the caller's, in {@link #reconcileNow}), never
+ * two at once; the other methods are safe from any thread.
+ */
+public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseable {
+    private static final System.Logger log = System.getLogger(ServiceReconciler.class.getName());
+
+    /**
+     * @param debounce quiet time after a change before a pass starts, so a burst of responses costs one pass
+     * @param maxDelay longest a pass waits behind a stream of changes
+     * @param retry    how soon a pass is retried after a kernel error or while resources do not fit
+     */
+    public record Settings(Duration debounce, Duration maxDelay, Duration retry) {
+        public static Settings defaults() {
+            return new Settings(Duration.ofMillis(20), Duration.ofMillis(250), Duration.ofSeconds(10));
+        }
+    }
+
+    /**
+     * The outcome of one pass.
+     *
+     * @param generation the NodeState generation applied
+     * @param writes     map elements written or deleted
+     * @param failures   resource name to the problem that kept it (partly) out of the kernel
+     * @param took       wall time of the pass
+     * @param synced     the kinds the applied snapshot held in full
+     */
+    public record Pass(long generation, int writes, Map<String, String> failures, Duration took,
+                       Set<ResourceKind> synced) {
+    }
+
+    private final NodeState state;
+    private final LoadBalancerMaps maps;
+    private final NodeTopology topology;
+    private final AgentMetrics metrics;
+    private final Settings settings;
+    private final IdTable serviceIds = new IdTable("service");
+    private final IdTable backendIds = new IdTable("backend");
+    private final Object passLock = new Object();
+    private final Object signalLock = new Object();
+    private final TreeMap<Long, CompletableFuture<Map<String, String>>> waiting = new TreeMap<>();
+    private KernelView kernel;
+    private volatile Pass lastPass;
+    private volatile Map<Integer, String> serviceNames = Map.of();
+    private long appliedGeneration = -1;
+    private boolean dirty;
+    private long firstSignalNanos;
+    private long lastSignalNanos;
+    private boolean closed;
+    private Thread thread;
+
+    public ServiceReconciler(NodeState state, LoadBalancerMaps maps, NodeTopology topology, AgentMetrics metrics,
+                             Settings settings) {
+        this.state = state;
+        this.maps = maps;
+        this.topology = topology;
+        this.metrics = metrics;
+        this.settings = settings;
+    }
+
+    /** Reads the kernel's maps and starts reconciling on every change of the store. */
+    public ServiceReconciler start() {
+        synchronized (passLock) {
+            kernel = KernelView.read(maps);
+        }
+        state.addListener(s -> signal());
+        thread = Thread.ofPlatform().name("mocket-reconciler").daemon().start(this::loop);
+        signal();
+        return this;
+    }
+
+    /** The last pass, if any. */
+    public Optional<Pass> lastPass() {
+        return Optional.ofNullable(lastPass);
+    }
+
+    /** Whether a pass has applied a snapshot that held the full state of every kind. */
+    public boolean fullSyncApplied() {
+        Pass p = lastPass;
+        return p != null && p.synced().containsAll(Set.of(ResourceKind.values()));
+    }
+
+    /** Service id to the service port key it stands for ("ns/hostname:port/v4"), as of the last pass. */
+    public Map<Integer, String> serviceNames() {
+        return serviceNames;
+    }
+
+    @Override
+    public CompletionStage<Map<String, String>> applied(long generation) {
+        synchronized (signalLock) {
+            if (generation <= appliedGeneration) {
+                Pass p = lastPass;
+                return CompletableFuture.completedFuture(p == null ? Map.of() : p.failures());
+            }
+            return waiting.computeIfAbsent(generation, g -> new CompletableFuture<>());
+        }
+    }
+
+    /**
+     * Runs one pass now on the calling thread, whether or not the store is synced (tests, and the loop).
+     *
+     * @throws BpfException on a kernel error other than a full map; the view is read again before the next pass
+     */
+    public Pass reconcileNow() {
+        return pass(state.snapshot());
+    }
+
+    private Pass pass(NodeState.Snapshot snapshot) {
+        synchronized (passLock) {
+            long start = System.nanoTime();
+            if (kernel == null) {
+                kernel = KernelView.read(maps);
+            }
+            DesiredState desired = DesiredState.compute(snapshot, topology);
+            ReconcilePlan plan = ReconcilePlan.compute(desired, kernel, serviceIds, backendIds,
+                    ReconcilePlan.Capacity.of(maps));
+            Map<String, String> failures = new TreeMap<>(plan.failures());
+            plan.fullMaps().forEach(metrics::mapFull);
+            int writes;
+            try {
+                writes = execute(plan, failures);
+            } catch (RuntimeException e) {
+                kernel = null; // the kernel is the truth: read it again before planning anything else
+                metrics.reconcileFailed((System.nanoTime() - start) / 1e9);
+                throw e;
+            }
+            Map<Integer, String> names = new TreeMap<>();
+            serviceIds.entries().forEach((name, id) -> names.put(id, name));
+            serviceNames = Map.copyOf(names);
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            Pass pass = new Pass(snapshot.generation(), writes, Map.copyOf(failures), took, snapshot.synced());
+            lastPass = pass;
+            metrics.reconciled(took.toNanos() / 1e9, writes, failures.size());
+            if (writes > 0 || !failures.isEmpty()) {
+                log.log(System.Logger.Level.DEBUG, "reconciled generation {0}: {1} map writes, {2} failing resources",
+                        snapshot.generation(), writes, failures.size());
+            }
+            for (Map.Entry<String, String> f : failures.entrySet()) {
+                log.log(System.Logger.Level.WARNING, "not applied: {0}: {1}", f.getKey(), f.getValue());
+            }
+            return pass;
+        }
+    }
+
+    /** Applies the steps in order; returns the map elements written. Updates the view as it goes. */
+    private int execute(ReconcilePlan plan, Map<String, String> failures) {
+        int writes = 0;
+        for (ReconcilePlan.Step step : plan.steps()) {
+            switch (step) {
+                case ReconcilePlan.RemoveFrontends r -> {
+                    writes += maps.frontends().removeAll(r.keys());
+                    r.keys().forEach(kernel.frontends::remove);
+                }
+                case ReconcilePlan.RemoveServices r -> {
+                    for (int id : r.serviceIds()) {
+                        writes += 1 + kernel.liveSlots(id);
+                        maps.removeService(id);
+                        kernel.endpointEntries -= kernel.liveSlots(id);
+                        kernel.services.remove(id);
+                        kernel.slots.remove(id);
+                    }
+                }
+                case ReconcilePlan.RemoveOrphanSlots r -> {
+                    writes += maps.endpoints().removeAll(r.keys());
+                    kernel.endpointEntries -= r.keys().size();
+                    kernel.orphanSlots.clear();
+                }
+                case ReconcilePlan.WriteService w -> writes += writeService(w, failures);
+                case ReconcilePlan.RemoveBackends r -> {
+                    writes += maps.backends().removeAll(r.backendIds().stream().map(BackendKey::new).toList());
+                    r.backendIds().forEach(kernel.backends::remove);
+                }
+            }
+        }
+        return writes;
+    }
+
+    private int writeService(ReconcilePlan.WriteService w, Map<String, String> failures) {
+        int writes = 0;
+        ServiceValue held = kernel.services.get(w.serviceId());
+        try {
+            for (Map.Entry<Integer, io.mocket.bpf.BackendValue> b : w.backends().entrySet()) {
+                maps.backends().put(new BackendKey(b.getKey()), b.getValue());
+                kernel.backends.put(b.getKey(), b.getValue());
+                writes++;
+            }
+            if (w.replacesSlots()) {
+                DesiredState.ServicePort sp = w.servicePort();
+                ServiceValue next = maps.replaceBackends(w.serviceId(), sp.lbMode(), sp.healthPolicy(), w.slots());
+                int oldSlots = kernel.liveSlots(w.serviceId());
+                int newSlots = next.totalBackends();
+                kernel.services.put(w.serviceId(), next);
+                List<List<io.mocket.bpf.EndpointValue>> copy = new ArrayList<>();
+                w.slots().forEach(l -> copy.add(new ArrayList<>(l)));
+                kernel.slots.put(w.serviceId(), copy);
+                kernel.endpointEntries += newSlots - oldSlots;
+                writes += newSlots + 1 + oldSlots;
+            }
+            for (FrontendKey fk : w.frontends()) {
+                maps.frontends().put(fk, new FrontendValue(w.serviceId()));
+                kernel.frontends.put(fk, w.serviceId());
+                writes++;
+            }
+            return writes;
+        } catch (BpfException e) {
+            if (!isCapacity(e)) {
+                throw e;
+            }
+            // The kernel had less room than its max_entries suggest (memory limits) or someone else wrote:
+            // take back the half-written revision so the programs never see it, and report the service.
+            if (w.replacesSlots() && kernel.services.get(w.serviceId()) == held) {
+                maps.endpoints().removeAll(revisionKeys(w, held == null ? 1 : held.revision() + 1));
+            }
+            String map = e.object().startsWith("map ") ? e.object().substring(4) : e.object();
+            metrics.mapFull(map);
+            DesiredState.ServicePort sp = w.servicePort();
+            String problem = "service " + sp.service() + " port " + sp.port() + " (" + sp.family().tag()
+                    + ") was refused by the kernel: " + e.getMessage();
+            sp.sources().forEach(s -> failures.merge(s, problem, (a, b) -> a));
+            kernel = KernelView.read(maps);
+            return writes;
+        }
+    }
+
+    private static List<EndpointKey> revisionKeys(ReconcilePlan.WriteService w, int revision) {
+        List<EndpointKey> keys = new ArrayList<>();
+        for (int prio = 0; prio < w.slots().size(); prio++) {
+            for (int slot = 0; slot < w.slots().get(prio).size(); slot++) {
+                keys.add(new EndpointKey(w.serviceId(), revision, prio, slot));
+            }
+        }
+        return keys;
+    }
+
+    private static boolean isCapacity(BpfException e) {
+        return e.errno() == Errno.E2BIG.number() || e.errno() == Errno.ENOMEM.number()
+                || e.errno() == Errno.ENOSPC.number();
+    }
+
+    private void signal() {
+        synchronized (signalLock) {
+            long now = System.nanoTime();
+            if (!dirty) {
+                dirty = true;
+                firstSignalNanos = now;
+            }
+            lastSignalNanos = now;
+            signalLock.notifyAll();
+        }
+    }
+
+    private void loop() {
+        long retryAt = 0;
+        Duration backoff = Duration.ofMillis(500);
+        while (true) {
+            synchronized (signalLock) {
+                try {
+                    while (!closed && !dirty && (retryAt == 0 || System.nanoTime() < retryAt)) {
+                        long waitMs = retryAt == 0 ? 0 : Math.max(1, (retryAt - System.nanoTime()) / 1_000_000);
+                        signalLock.wait(waitMs);
+                    }
+                    // Debounce: wait for a quiet moment, but not longer than maxDelay after the first change.
+                    while (!closed && dirty) {
+                        long now = System.nanoTime();
+                        long quietAt = lastSignalNanos + settings.debounce().toNanos();
+                        long latest = firstSignalNanos + settings.maxDelay().toNanos();
+                        long until = Math.min(quietAt, latest);
+                        if (now >= until) {
+                            break;
+                        }
+                        signalLock.wait(Math.max(1, (until - now) / 1_000_000));
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                }
+                if (closed) {
+                    return;
+                }
+                dirty = false;
+            }
+            NodeState.Snapshot snapshot = state.snapshot();
+            if (!snapshot.synced(ResourceKind.ADDRESS)) {
+                continue; // an empty or partial store must not delete what the kernel serves
+            }
+            try {
+                Pass pass = pass(snapshot);
+                complete(pass.generation(), pass.failures(), null);
+                retryAt = pass.failures().isEmpty() ? 0 : System.nanoTime() + settings.retry().toNanos();
+                backoff = Duration.ofMillis(500);
+            } catch (RuntimeException e) {
+                log.log(System.Logger.Level.ERROR, "reconcile of generation " + snapshot.generation()
+                        + " failed; retrying in " + backoff.toMillis() + " ms", e);
+                complete(snapshot.generation(), null, e);
+                retryAt = System.nanoTime() + backoff.toNanos();
+                backoff = backoff.multipliedBy(2).compareTo(settings.retry()) > 0 ? settings.retry()
+                        : backoff.multipliedBy(2);
+            }
+        }
+    }
+
+    private void complete(long generation, Map<String, String> failures, RuntimeException error) {
+        List<CompletableFuture<Map<String, String>>> done = new ArrayList<>();
+        synchronized (signalLock) {
+            if (error == null) {
+                appliedGeneration = Math.max(appliedGeneration, generation);
+            }
+            var head = waiting.headMap(generation, true);
+            done.addAll(head.values());
+            head.clear();
+        }
+        // Outside the lock: completing runs the xDS client's ACK, which must not hold up signals.
+        for (CompletableFuture<Map<String, String>> f : done) {
+            if (error == null) {
+                f.complete(failures);
+            } else {
+                f.completeExceptionally(error);
+            }
+        }
+    }
+
+    /** Stops the thread; the maps keep what they hold. */
+    @Override
+    public void close() {
+        synchronized (signalLock) {
+            closed = true;
+            signalLock.notifyAll();
+        }
+        if (thread != null) {
+            try {
+                thread.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        List<CompletableFuture<Map<String, String>>> left;
+        synchronized (signalLock) {
+            left = new ArrayList<>(waiting.values());
+            waiting.clear();
+        }
+        left.forEach(f -> f.completeExceptionally(new IllegalStateException("the agent is shutting down")));
+    }
+}

@@ -1,0 +1,420 @@
+package io.mocket.agent;
+
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.envoyproxy.envoy.service.discovery.v3.Resource;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * The agent's delta xDS client: one ADS stream to the control plane with wildcard subscriptions to
+ * {@code istio.workload.Address} and {@code istio.security.Authorization}, identified the way ztunnel
+ * identifies itself. It only writes into {@link NodeState}.
+ *
+ * <p>Each response is decoded, applied to the store, and answered once the {@link DataPath} has applied
+ * that generation: an ACK, or a NACK whose {@code error_detail} names every resource that could not be
+ * applied (malformed, oversized, or left out of a full map) and why. A rejected resource keeps its last
+ * good state; the rest of the response is applied (as ztunnel does). When the stream ends the client
+ * reconnects with exponential backoff and jitter, declaring in {@code initial_resource_versions} what it
+ * holds, so the control plane sends only what changed meanwhile, and removals in {@code removed_resources}.
+ *
+ * <p>Threading: responses are handled one at a time on the client's own thread; answers go out in
+ * response order from whichever thread completes the data path's future.
+ */
+public final class XdsClient implements AutoCloseable {
+    private static final System.Logger log = System.getLogger(XdsClient.class.getName());
+    private static final int INVALID_ARGUMENT = Status.Code.INVALID_ARGUMENT.value();
+    private static final int EXCHANGES_KEPT = 64;
+
+    /** What a response's answer waits for: the data path applying the store's generation. */
+    @FunctionalInterface
+    public interface DataPath {
+        /**
+         * Completes once {@code generation} of the store is in force, with the resources that could not be
+         * applied (name to problem), or exceptionally when the data path failed.
+         */
+        CompletionStage<Map<String, String>> applied(long generation);
+
+        /** A data path that applies nothing and so never fails (a client without a kernel behind it). */
+        DataPath NONE = generation -> CompletableFuture.completedFuture(Map.of());
+    }
+
+    /**
+     * How to reach the control plane and who this node is.
+     *
+     * @param target           gRPC target of the control plane, e.g. "localhost:15110"
+     * @param node             the xDS node (id and metadata) sent on every stream's first requests
+     * @param initialBackoff   first reconnect delay
+     * @param maxBackoff       longest reconnect delay
+     * @param maxResourceBytes largest resource payload accepted; larger ones are NACKed
+     */
+    public record Settings(String target, Node node, Duration initialBackoff, Duration maxBackoff,
+                           int maxResourceBytes) {
+        public Settings {
+            Objects.requireNonNull(target, "target");
+            Objects.requireNonNull(node, "node");
+            if (initialBackoff.isNegative() || initialBackoff.isZero() || maxBackoff.compareTo(initialBackoff) < 0) {
+                throw new IllegalArgumentException("backoff must be positive and max >= initial: " + initialBackoff
+                        + " / " + maxBackoff);
+            }
+        }
+    }
+
+    /**
+     * The node identity ztunnel sends: id {@code ztunnel~<ip>~<pod>.<ns>~<ns>.svc.cluster.local} and
+     * metadata with the node name, namespace, instance IPs, cluster id and (when set) network.
+     */
+    public static Node ztunnelNode(String podIp, String podName, String podNamespace, String nodeName,
+                                   String clusterId, String network) {
+        Struct.Builder meta = Struct.newBuilder()
+                .putFields("NODE_NAME", string(nodeName))
+                .putFields("NAMESPACE", string(podNamespace))
+                .putFields("INSTANCE_IPS", string(podIp))
+                .putFields("CLUSTER_ID", string(clusterId));
+        if (!network.isEmpty()) {
+            meta.putFields("NETWORK", string(network));
+        }
+        return Node.newBuilder()
+                .setId("ztunnel~" + podIp + "~" + podName + "." + podNamespace + "~" + podNamespace
+                        + ".svc.cluster.local")
+                .setMetadata(meta)
+                .build();
+    }
+
+    private static Value string(String s) {
+        return Value.newBuilder().setStringValue(s).build();
+    }
+
+    /**
+     * One response and its answer, kept for the debug endpoint and tests.
+     *
+     * @param stream           the stream number (1 for the first, +1 per reconnect)
+     * @param initialVersions  how many resource versions the stream's first request of this kind declared
+     * @param updated          names of the resources the response carried
+     * @param removed          names the response removed
+     * @param nack             the error message sent back, empty for an ACK
+     */
+    public record Exchange(Instant at, long stream, ResourceKind kind, String nonce, int initialVersions,
+                           List<String> updated, List<String> removed, String nack) {
+        public boolean acked() {
+            return nack.isEmpty();
+        }
+    }
+
+    private final Settings settings;
+    private final NodeState state;
+    private final DataPath dataPath;
+    private final AgentMetrics metrics;
+    private final ResourceDecoder decoder;
+    private final ManagedChannel channel;
+    private final ExecutorService callbacks;
+    private final ScheduledExecutorService timer;
+    private final ArrayDeque<Exchange> exchanges = new ArrayDeque<>();
+    private Stream current;
+    private long streams;
+    private int failedAttempts;
+    private boolean closed;
+
+    public XdsClient(Settings settings, NodeState state, DataPath dataPath, AgentMetrics metrics) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.state = Objects.requireNonNull(state, "state");
+        this.dataPath = Objects.requireNonNull(dataPath, "dataPath");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.decoder = new ResourceDecoder(settings.maxResourceBytes());
+        this.callbacks = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("mocket-xds").daemon().factory());
+        this.timer = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("mocket-xds-reconnect").daemon().factory());
+        this.channel = Grpc.newChannelBuilder(settings.target(), InsecureChannelCredentials.create())
+                .executor(callbacks)
+                .keepAliveTime(30, TimeUnit.SECONDS)
+                .keepAliveTimeout(10, TimeUnit.SECONDS)
+                // A full push of a large mesh is one message: 11,000 resources are a few MiB.
+                .maxInboundMessageSize(256 << 20)
+                .build();
+    }
+
+    /** Opens the first stream; later ones open by themselves until {@link #close()}. */
+    public XdsClient start() {
+        timer.execute(this::connect);
+        return this;
+    }
+
+    /** Whether the current stream has received a response and not ended. */
+    public boolean connected() {
+        return metrics.xdsConnected();
+    }
+
+    /** How many streams were opened so far. */
+    public synchronized long streamsOpened() {
+        return streams;
+    }
+
+    /** The last responses and their answers, oldest first. */
+    public List<Exchange> exchanges() {
+        synchronized (exchanges) {
+            return List.copyOf(exchanges);
+        }
+    }
+
+    private void connect() {
+        Stream stream;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            stream = new Stream(++streams);
+            current = stream;
+        }
+        metrics.xdsStreamOpened();
+        log.log(System.Logger.Level.INFO, "xDS stream {0} to {1} as {2}", stream.id, settings.target(),
+                settings.node().getId());
+        AggregatedDiscoveryServiceGrpc.newStub(channel).deltaAggregatedResources(stream);
+        NodeState.Snapshot held = state.snapshot();
+        for (ResourceKind kind : ResourceKind.values()) {
+            Map<String, String> versions = held.versions(kind);
+            stream.initialVersions.put(kind, versions.size());
+            stream.send(DeltaDiscoveryRequest.newBuilder()
+                    .setNode(settings.node())
+                    .setTypeUrl(kind.typeUrl())
+                    .addResourceNamesSubscribe("*")
+                    .putAllInitialResourceVersions(versions)
+                    .build());
+        }
+    }
+
+    /** Applies one response and arranges its answer. Runs on the callback thread, one response at a time. */
+    private void handle(Stream stream, DeltaDiscoveryResponse response) {
+        if (!stream.isCurrent()) {
+            return;
+        }
+        ResourceKind kind = ResourceKind.ofTypeUrl(response.getTypeUrl()).orElse(null);
+        if (kind == null) {
+            stream.send(DeltaDiscoveryRequest.newBuilder()
+                    .setTypeUrl(response.getTypeUrl())
+                    .setResponseNonce(response.getNonce())
+                    .setErrorDetail(com.google.rpc.Status.newBuilder().setCode(INVALID_ARGUMENT)
+                            .setMessage("the agent did not subscribe to " + response.getTypeUrl()))
+                    .build());
+            return;
+        }
+        metrics.xdsConnected(true);
+        metrics.xdsResponse(kind);
+        synchronized (this) {
+            failedAttempts = 0; // the control plane answered: the next outage starts the backoff afresh
+        }
+        boolean first = stream.answered.add(kind);
+        Map<String, String> problems = new LinkedHashMap<>();
+        List<NodeState.Entry<?>> upserts = new ArrayList<>();
+        for (Resource r : response.getResourcesList()) {
+            try {
+                upserts.add(decoder.decode(kind, r));
+            } catch (InvalidResourceException e) {
+                problems.put(e.resourceName(), e.problem());
+            }
+        }
+        long generation = state.apply(new NodeState.Update(kind, upserts, response.getRemovedResourcesList(), first));
+        CompletionStage<Map<String, String>> applied = dataPath.applied(generation);
+        stream.answers = stream.answers.thenCompose(v -> applied.handle((failures, error) -> {
+            answer(stream, kind, response, problems, failures, error);
+            return null;
+        }));
+    }
+
+    private void answer(Stream stream, ResourceKind kind, DeltaDiscoveryResponse response, Map<String, String> problems,
+                        Map<String, String> failures, Throwable error) {
+        Map<String, String> rejected = new LinkedHashMap<>(problems);
+        if (error != null) {
+            Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                    ? error.getCause() : error;
+            rejected.put("(data path)", "the agent could not write its BPF maps: " + cause.getMessage());
+        } else if (failures != null) {
+            for (Resource r : response.getResourcesList()) {
+                String problem = failures.get(r.getName());
+                if (problem != null) {
+                    rejected.putIfAbsent(r.getName(), problem);
+                }
+            }
+        }
+        DeltaDiscoveryRequest.Builder req = DeltaDiscoveryRequest.newBuilder()
+                .setTypeUrl(kind.typeUrl())
+                .setResponseNonce(response.getNonce());
+        String nack = "";
+        if (!rejected.isEmpty()) {
+            // Members of a service that did not fit share its problem: one line per problem, naming them all.
+            Map<String, List<String>> byProblem = new LinkedHashMap<>();
+            rejected.forEach((name, problem) -> byProblem.computeIfAbsent(problem, p -> new ArrayList<>()).add(name));
+            nack = "rejected " + rejected.size() + " of " + response.getResourcesCount() + " resources: "
+                    + byProblem.entrySet().stream()
+                    .map(e -> String.join(", ", e.getValue()) + ": " + e.getKey())
+                    .collect(Collectors.joining("; "));
+            req.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(INVALID_ARGUMENT).setMessage(nack));
+            metrics.xdsNack(kind);
+            log.log(System.Logger.Level.WARNING, "NACK {0} nonce {1}: {2}", kind.typeUrl(), response.getNonce(), nack);
+        }
+        stream.send(req.build());
+        record(new Exchange(Instant.now(), stream.id, kind, response.getNonce(),
+                stream.initialVersions.getOrDefault(kind, 0),
+                response.getResourcesList().stream().map(Resource::getName).toList(),
+                List.copyOf(response.getRemovedResourcesList()), nack));
+    }
+
+    private void record(Exchange e) {
+        synchronized (exchanges) {
+            exchanges.addLast(e);
+            while (exchanges.size() > EXCHANGES_KEPT) {
+                exchanges.removeFirst();
+            }
+        }
+    }
+
+    private void ended(Stream stream, Throwable error) {
+        long delayMs;
+        synchronized (this) {
+            if (stream != current || closed) {
+                return;
+            }
+            current = null;
+            metrics.xdsConnected(false);
+            long ceiling = Math.min(settings.maxBackoff().toMillis(),
+                    settings.initialBackoff().toMillis() << Math.min(failedAttempts, 20));
+            failedAttempts++;
+            // Jitter over the upper half spreads the reconnects of every node after a control plane restart.
+            delayMs = ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1);
+        }
+        log.log(System.Logger.Level.WARNING, "xDS stream {0} to {1} ended ({2}); reconnecting in {3} ms", stream.id,
+                settings.target(), error == null ? "closed by the server" : Status.fromThrowable(error), delayMs);
+        try {
+            timer.schedule(this::connect, delayMs, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closing
+        }
+    }
+
+    /** Ends the stream and the channel. The store keeps what it holds. */
+    @Override
+    public void close() {
+        Stream stream;
+        synchronized (this) {
+            closed = true;
+            stream = current;
+            current = null;
+        }
+        metrics.xdsConnected(false);
+        if (stream != null) {
+            stream.cancel();
+        }
+        timer.shutdownNow();
+        channel.shutdownNow();
+        try {
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        callbacks.shutdownNow();
+    }
+
+    /** One ADS stream. */
+    private final class Stream implements ClientResponseObserver<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+        final long id;
+        final Set<ResourceKind> answered = EnumSet.noneOf(ResourceKind.class);
+        final Map<ResourceKind, Integer> initialVersions = new java.util.concurrent.ConcurrentHashMap<>();
+        /** The chain of answers, so they go out in response order. */
+        CompletableFuture<Void> answers = CompletableFuture.completedFuture(null);
+        private ClientCallStreamObserver<DeltaDiscoveryRequest> requests;
+        private boolean done;
+
+        Stream(long id) {
+            this.id = id;
+        }
+
+        boolean isCurrent() {
+            synchronized (XdsClient.this) {
+                return current == this;
+            }
+        }
+
+        @Override
+        public void beforeStart(ClientCallStreamObserver<DeltaDiscoveryRequest> requestStream) {
+            this.requests = requestStream;
+        }
+
+        synchronized void send(DeltaDiscoveryRequest request) {
+            if (done) {
+                return;
+            }
+            try {
+                requests.onNext(request);
+            } catch (RuntimeException e) {
+                log.log(System.Logger.Level.DEBUG, "xDS stream " + id + ": request not sent", e);
+            }
+        }
+
+        synchronized void cancel() {
+            if (!done) {
+                done = true;
+                requests.cancel("the agent is shutting down", null);
+            }
+        }
+
+        @Override
+        public void onNext(DeltaDiscoveryResponse response) {
+            try {
+                handle(this, response);
+            } catch (RuntimeException e) {
+                // A bug here must not kill the stream silently: answer with the error and keep the last state.
+                log.log(System.Logger.Level.ERROR, "xDS response " + response.getNonce() + " could not be handled", e);
+                send(DeltaDiscoveryRequest.newBuilder()
+                        .setTypeUrl(response.getTypeUrl())
+                        .setResponseNonce(response.getNonce())
+                        .setErrorDetail(com.google.rpc.Status.newBuilder().setCode(Status.Code.INTERNAL.value())
+                                .setMessage("the agent failed to apply the response: " + e))
+                        .build());
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            synchronized (this) {
+                done = true;
+            }
+            ended(this, t);
+        }
+
+        @Override
+        public void onCompleted() {
+            synchronized (this) {
+                if (!done) {
+                    done = true;
+                    requests.onCompleted();
+                }
+            }
+            ended(this, null);
+        }
+    }
+}
