@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
 
 /**
  * The cluster most service tests need: two nodes with Mocket's data plane, a client pod on node-0 and three
@@ -32,13 +33,18 @@ final class TwoNodeMesh implements AutoCloseable {
     private final List<PodProcess> servers = new ArrayList<>();
 
     TwoNodeMesh(String prefix) {
+        this(prefix, (cluster, libbpf) -> new MapsDataPlane(libbpf));
+    }
+
+    /** The same cluster with another data plane, e.g. the node agents fed by the control plane. */
+    TwoNodeMesh(String prefix, BiFunction<TestCluster, Libbpf, MeshDataPlane> dataPlanes) {
         cluster = TestCluster.create(prefix, 2);
         MeshDataPlane started = null;
         try {
             libbpf = Libbpf.load();
-            // The one line that decides how the data plane is driven: maps written directly for now, the
-            // node agent (one per node, fed by the control plane) when it exists.
-            started = new MapsDataPlane(libbpf);
+            // The one line that decides how the data plane is driven: maps written directly (MapsDataPlane)
+            // or the node agents fed by the control plane (AgentDataPlane).
+            started = dataPlanes.apply(cluster, libbpf);
             for (ClusterNode node : cluster.nodes()) {
                 started.startNode(node);
             }
