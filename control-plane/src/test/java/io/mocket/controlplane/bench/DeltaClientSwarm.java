@@ -10,7 +10,11 @@ import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.grpc.stub.StreamObserver;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -25,9 +29,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Reports on stdout, one line per event, for {@link XdsScaleBenchmark}:
  * {@code SYNCED <client> <nanos from stream start to full initial state>}, {@code ALL_SYNCED},
  * {@code BYTES <total response bytes received since the last MARK>} after each {@code MARK} read on stdin,
- * and exits on {@code STOP}.
+ * and exits on {@code STOP} or when stdin closes. {@code ERROR ...} lines report failures.
  *
- * <p>Usage: {@code DeltaClientSwarm <host> <port> <clients>}
+ * <p>Usage: {@code DeltaClientSwarm <host> <port> <clients> [<sync timeout seconds, default 600>]}
  */
 public final class DeltaClientSwarm {
     static final String ADDRESS = "type.googleapis.com/istio.workload.Address";
@@ -37,37 +41,62 @@ public final class DeltaClientSwarm {
         String host = args[0];
         int port = Integer.parseInt(args[1]);
         int clients = Integer.parseInt(args[2]);
+        long syncTimeoutSeconds = args.length > 3 ? Long.parseLong(args[3]) : 600;
         PrintStream out = System.out;
         EventLoopGroup loop = new NioEventLoopGroup(2);
         AtomicLong bytes = new AtomicLong();
         CountDownLatch synced = new CountDownLatch(clients);
+        // Stdin is read from the start: if the parent dies (its end of the pipe closes) the swarm stops at once
+        // instead of keeping a thousand connections open until a timeout.
+        CountDownLatch stop = new CountDownLatch(1);
+        Thread commands = Thread.ofPlatform().daemon().name("swarm-commands").start(() -> {
+            try (var in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+                for (String line; (line = in.readLine()) != null && !line.equals("STOP"); ) {
+                    if (line.equals("MARK")) {
+                        synchronized (out) {
+                            out.println("BYTES " + bytes.getAndSet(0));
+                            out.flush();
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                // The pipe broke: the parent is gone, so stop like on STOP.
+            } finally {
+                stop.countDown();
+            }
+        });
         List<ManagedChannel> channels = new ArrayList<>();
-        for (int i = 0; i < clients; i++) {
-            ManagedChannel ch = NettyChannelBuilder.forAddress(host, port)
-                    .eventLoopGroup(loop).channelType(NioSocketChannel.class)
-                    .usePlaintext().maxInboundMessageSize(256 << 20).build();
-            channels.add(ch);
-            startClient(i, ch, bytes, synced, out);
-            if (i % 50 == 49) {
-                Thread.sleep(20); // spread connection setup so the server sees a realistic ramp
+        try {
+            for (int i = 0; i < clients && stop.getCount() > 0; i++) {
+                ManagedChannel ch = NettyChannelBuilder.forAddress(host, port)
+                        .eventLoopGroup(loop).channelType(NioSocketChannel.class)
+                        .usePlaintext().maxInboundMessageSize(256 << 20).build();
+                channels.add(ch);
+                startClient(i, ch, bytes, synced, out);
+                if (i % 50 == 49) {
+                    Thread.sleep(20); // spread connection setup so the server sees a realistic ramp
+                }
             }
-        }
-        if (!synced.await(10, TimeUnit.MINUTES)) {
-            out.println("ERROR not all clients synced");
-        }
-        out.println("ALL_SYNCED");
-        out.flush();
-        java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
-        for (String line; (line = in.readLine()) != null; ) {
-            if (line.equals("MARK")) {
-                out.println("BYTES " + bytes.getAndSet(0));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(syncTimeoutSeconds);
+            while (!synced.await(100, TimeUnit.MILLISECONDS)) {
+                if (stop.getCount() == 0 || System.nanoTime() - deadline > 0) {
+                    break;
+                }
+            }
+            synchronized (out) {
+                if (synced.getCount() > 0) {
+                    out.println("ERROR " + synced.getCount() + " of " + clients + " clients not synced");
+                } else {
+                    out.println("ALL_SYNCED");
+                }
                 out.flush();
-            } else if (line.equals("STOP")) {
-                break;
             }
+            stop.await(); // until STOP or the parent's end of stdin closes
+        } finally {
+            channels.forEach(ManagedChannel::shutdownNow);
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+            commands.interrupt();
         }
-        channels.forEach(ManagedChannel::shutdownNow);
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 
     private static void startClient(int id, ManagedChannel ch, AtomicLong bytes, CountDownLatch synced, PrintStream out) {
