@@ -134,6 +134,18 @@ final class ScaleResults {
         row(out, "... of which debounce (first event to commit start), p50 / p99 / max",
                 msTriple(values(Change::debounceNanos)), "", "");
         row(out, "... of which translation, p50 / p99 / max", msTriple(values(Change::translateNanos)), "", "");
+        row(out, "... of which the store's commit (commit published - debounce - translation), p50 / p99 / max",
+                msTriple(values(c -> c.committedNanos() - c.debounceNanos() - c.translateNanos())), "", "");
+        row(out, "... timeline from the upsert, p50: commit published / first client has it / last client has it / last ACK processed",
+                changes.isEmpty() ? "n/a" : "%.1f / %.1f / %.1f / %.1f ms".formatted(
+                        percentile(values(Change::committedNanos), 0.5) / MS, percentile(values(Change::firstReceivedNanos), 0.5) / MS,
+                        percentile(values(Change::lastReceivedNanos), 0.5) / MS, percentile(values(Change::convergenceNanos), 0.5) / MS),
+                "", "");
+        row(out, "... the same timeline, p99",
+                changes.isEmpty() ? "n/a" : "%.1f / %.1f / %.1f / %.1f ms".formatted(
+                        percentile(values(Change::committedNanos), 0.99) / MS, percentile(values(Change::firstReceivedNanos), 0.99) / MS,
+                        percentile(values(Change::lastReceivedNanos), 0.99) / MS, percentile(values(Change::convergenceNanos), 0.99) / MS),
+                "", "");
         row(out, "**Bytes per client per single-pod change** (server push sizes), mean / max",
                 changes.isEmpty() ? "n/a" : "%.0f B / %d B".formatted(mean(values(c -> c.pushedBytes() / n)), maxBytesPerClient()),
                 "<= %d B".formatted(XdsScaleBenchmark.TARGET_BYTES_PER_CHANGE),

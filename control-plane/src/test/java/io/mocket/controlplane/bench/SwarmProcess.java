@@ -28,7 +28,7 @@ final class SwarmProcess implements AutoCloseable {
     private final List<Long> syncNanos = new CopyOnWriteArrayList<>();
     private final List<String> errors = new CopyOnWriteArrayList<>();
     private final CountDownLatch finished = new CountDownLatch(1);
-    private final BlockingQueue<Long> bytes = new LinkedBlockingQueue<>();
+    private final BlockingQueue<Received> received = new LinkedBlockingQueue<>();
     private final Thread reader;
     private volatile boolean allSynced;
 
@@ -79,10 +79,20 @@ final class SwarmProcess implements AutoCloseable {
         return List.copyOf(errors);
     }
 
-    /** Response bytes the clients received since the previous mark, summed over all clients. */
-    long mark(Duration timeout) throws IOException, InterruptedException {
+    /**
+     * What the clients received since the previous mark.
+     *
+     * @param bytes      response bytes, summed over all clients
+     * @param firstNanos {@link System#nanoTime()} when the first of those responses arrived, 0 if none did
+     * @param lastNanos  when the last one arrived, 0 if none did
+     */
+    record Received(long bytes, long firstNanos, long lastNanos) {
+    }
+
+    /** What the clients received since the previous mark. */
+    Received mark(Duration timeout) throws IOException, InterruptedException {
         send("MARK");
-        Long b = bytes.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        Received b = received.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
         if (b == null) {
             throw new IllegalStateException("the client swarm did not answer MARK within " + timeout
                     + (process.isAlive() ? "" : " (it exited with " + process.exitValue() + ")")
@@ -135,7 +145,8 @@ final class SwarmProcess implements AutoCloseable {
                     allSynced = true;
                     finished.countDown();
                 } else if (line.startsWith("BYTES ")) {
-                    bytes.add(Long.parseLong(line.substring("BYTES ".length())));
+                    String[] f = line.split(" "); // BYTES b FIRST f LAST l
+                    received.add(new Received(Long.parseLong(f[1]), Long.parseLong(f[3]), Long.parseLong(f[5])));
                 } else if (line.startsWith("ERROR")) {
                     errors.add(line);
                     finished.countDown();

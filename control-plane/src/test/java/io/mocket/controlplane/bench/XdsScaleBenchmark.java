@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.mocket.controlplane.index.AmbientIndex;
 import io.mocket.controlplane.index.MeshSettings;
 import io.mocket.controlplane.kube.KubeKind;
+import io.mocket.controlplane.resources.Commit;
 import io.mocket.controlplane.resources.ResourceStore;
 import io.mocket.controlplane.resources.ResourceType;
 import io.mocket.controlplane.resources.Snapshot;
@@ -35,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * The control plane's scale benchmark: a synthetic cluster goes through the real {@link AmbientIndex}, the real
@@ -46,9 +48,10 @@ import java.util.function.BooleanSupplier;
  * <p>A benchmark, not a test: it asserts nothing and is not run by the test suite. Run it with
  * {@code scripts/bench-xds.sh} (or {@code make bench}); {@code --help} lists the options.
  *
- * <p>Change convergence is read from the server's own {@code mocket.xds.convergence} timer in a registry this
- * benchmark owns: one change makes one commit and so one recording, and the timer's total-time delta is that
- * recording exactly. Its clock starts at the index's first event of the commit, which is the upsert call.
+ * <p>Change convergence is the server's own {@code mocket.xds.convergence} recording, taken from a registry this
+ * benchmark owns ({@link ConvergenceRecorder}): one change makes one commit and so one recording. Its clock
+ * starts at the index's first event of the commit, which is the upsert call, and stops when the server
+ * processes the last client's ACK.
  */
 public final class XdsScaleBenchmark {
     private static final long KIB = 1024;
@@ -95,11 +98,14 @@ public final class XdsScaleBenchmark {
     ScaleResults run() throws Exception {
         Machine env = Machine.capture();
         LoadSampler load = LoadSampler.start();
-        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        ConvergenceRecorder meters = new ConvergenceRecorder();
         ResourceStore store = new ResourceStore();
         MeshSettings mesh = MeshSettings.defaults().withDebounce(options.debounceQuiet(), options.debounceMax());
         ExecutorService pushExecutor = pushExecutor();
         ScaleResults r = new ScaleResults(options, env, load);
+        // Registered before the xDS service's listener, so it stamps the commit before the fan-out is handed off.
+        CommitClock commits = new CommitClock();
+        store.addListener(commits);
         try (AmbientIndex index = new AmbientIndex(mesh, store, meters)) {
             AdsService ads = new AdsService(store, meters, pushExecutor);
             progress("building a synthetic cluster: " + options.shape().describe());
@@ -130,7 +136,7 @@ public final class XdsScaleBenchmark {
                     settle(Duration.ofSeconds(2));
                     r.heapWithClients = heapAfterGc();
                     r.directWithClients = directMemory();
-                    changes(cluster, index, swarm, meters, r);
+                    changes(cluster, index, swarm, meters, commits, r);
                     if (!swarm.errors().isEmpty()) {
                         r.fail("the clients reported errors: " + swarm.errors().subList(0, Math.min(5, swarm.errors().size())));
                     }
@@ -213,8 +219,8 @@ public final class XdsScaleBenchmark {
     }
 
     /** K single-pod changes, one at a time, each measured from the upsert to the last client's ACK. */
-    private void changes(SyntheticCluster cluster, AmbientIndex index, SwarmProcess swarm, SimpleMeterRegistry meters,
-                         ScaleResults r) throws IOException, InterruptedException {
+    private void changes(SyntheticCluster cluster, AmbientIndex index, SwarmProcess swarm, ConvergenceRecorder meters,
+                         CommitClock commits, ScaleResults r) throws IOException, InterruptedException {
         Timer convergence = meters.get("mocket.xds.convergence").tag("type_url", ResourceType.ADDRESS.typeUrl()).timer();
         Timer debounce = meters.get("mocket.index.debounce.delay").timer();
         Timer translate = meters.get("mocket.index.translate").timer();
@@ -222,6 +228,7 @@ public final class XdsScaleBenchmark {
         // A stride coprime with the pod count visits distinct pods spread over every namespace and node.
         int stride = coprimeStride(pods);
         swarm.mark(Duration.ofSeconds(10));
+        meters.dropRecordings();
         long cpuBefore = processCpuNanos();
         long swarmCpuBefore = swarm.cpuNanos();
         progress("measuring " + options.changes() + " single-pod changes");
@@ -230,32 +237,37 @@ public final class XdsScaleBenchmark {
             boolean readiness = k % 2 == 0;
             Pod changed = cluster.changed(podIndex, readiness);
             long count = convergence.count();
-            double convTotal = convergence.totalTime(TimeUnit.NANOSECONDS);
             double debounceTotal = debounce.totalTime(TimeUnit.NANOSECONDS);
             double translateTotal = translate.totalTime(TimeUnit.NANOSECONDS);
             double bytesBefore = pushBytes(meters);
             long pushesBefore = pushCount(meters);
             long wallStart = System.nanoTime();
             index.upsert(KubeKind.POD, changed);
-            if (!await(options.changeTimeout(), () -> convergence.count() > count)) {
-                r.fail("change " + k + " (pod " + changed.getMetadata().getNamespace() + "/" + changed.getMetadata().getName()
-                        + ") did not converge within " + options.changeTimeout());
-                return;
-            }
+            ConvergenceRecorder.Recording converged = meters.next(options.changeTimeout());
             long wall = System.nanoTime() - wallStart;
-            if (convergence.count() != count + 1) {
-                r.fail("change " + k + " made " + (convergence.count() - count) + " commits instead of one");
+            String what = "change " + k + " (pod " + changed.getMetadata().getNamespace() + "/"
+                    + changed.getMetadata().getName() + ")";
+            if (converged == null) {
+                r.fail(what + " did not converge within " + options.changeTimeout());
                 return;
             }
-            long clientBytes = swarm.mark(Duration.ofSeconds(10));
+            if (!converged.typeUrl().equals(ResourceType.ADDRESS.typeUrl()) || convergence.count() != count + 1) {
+                r.fail(what + " converged as " + converged + " with " + (convergence.count() - count)
+                        + " Address commits: a single-pod change must make exactly one Address commit");
+                return;
+            }
+            SwarmProcess.Received received = swarm.mark(Duration.ofSeconds(10));
             r.changes.add(new Change(podIndex, readiness,
-                    (long) (convergence.totalTime(TimeUnit.NANOSECONDS) - convTotal),
+                    converged.nanos(),
                     (long) (debounce.totalTime(TimeUnit.NANOSECONDS) - debounceTotal),
                     (long) (translate.totalTime(TimeUnit.NANOSECONDS) - translateTotal),
                     wall,
                     (long) (pushBytes(meters) - bytesBefore),
                     pushCount(meters) - pushesBefore,
-                    clientBytes));
+                    received.bytes(),
+                    commits.lastCommitNanos() - wallStart,
+                    received.firstNanos() == 0 ? -1 : received.firstNanos() - wallStart,
+                    received.lastNanos() == 0 ? -1 : received.lastNanos() - wallStart));
             // One change at a time: let the last ACKs' bookkeeping finish before the next event.
             settle(options.pause());
         }
@@ -300,14 +312,14 @@ public final class XdsScaleBenchmark {
         return b == 0 ? a : gcd(b, a % b);
     }
 
-    /** Polls {@code condition} every half millisecond until it holds or {@code timeout} passes. */
+    /** Polls {@code condition} every 20 ms until it holds or {@code timeout} passes. */
     private static boolean await(Duration timeout, BooleanSupplier condition) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() - deadline > 0) {
                 return false;
             }
-            LockSupport.parkNanos(500_000);
+            LockSupport.parkNanos(20_000_000);
         }
         return true;
     }
@@ -348,9 +360,28 @@ public final class XdsScaleBenchmark {
         out.flush();
     }
 
-    /** One measured change. */
+    /** When the store last published a commit, on {@link System#nanoTime()}. */
+    static final class CommitClock implements Consumer<Commit> {
+        private volatile long last;
+
+        @Override
+        public void accept(Commit commit) {
+            last = System.nanoTime();
+        }
+
+        long lastCommitNanos() {
+            return last;
+        }
+    }
+
+    /**
+     * One measured change. Times are nanoseconds: convergence, debounce and translation as the server's meters
+     * recorded them; the others from just before the upsert call to the wall time, the commit's publication,
+     * the first and the last client's receipt of the change (-1 if none arrived).
+     */
     record Change(int pod, boolean readiness, long convergenceNanos, long debounceNanos, long translateNanos,
-                  long wallNanos, long pushedBytes, long pushes, long clientBytes) {
+                  long wallNanos, long pushedBytes, long pushes, long clientBytes, long committedNanos,
+                  long firstReceivedNanos, long lastReceivedNanos) {
     }
 
     /** Nearest-rank percentile of {@code values} ({@code p} in 0..1); -1 when empty. */
