@@ -13,7 +13,7 @@ JVM_FLAGS := --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=
 help:
 	@echo "make demo   - build and run the control plane on examples/cluster (no cluster needed)"
 	@echo "make test   - install what is missing, build, and run every test"
-	@echo "make bench  - run the xDS scale benchmark (results belong in docs/benchmarks.md)"
+	@echo "make bench  - run the xDS scale benchmark (BENCH_ARGS='--clients=1000 --changes=50'; see docs/benchmarks.md)"
 	@echo "make build  - build all modules without tests"
 
 check-jdk:
@@ -33,7 +33,7 @@ demo: build
 	@scripts/demo.sh "$(CP_JAR)"
 
 bench: build
-	@scripts/bench-xds.sh
+	@scripts/bench-xds.sh $(BENCH_ARGS)
 
 clean:
 	$(MVN) -q clean
