@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -57,19 +56,24 @@ public final class ResourceStore {
             Snapshot base = current;
             Map<ResourceType, Set<String>> updated = new EnumMap<>(ResourceType.class);
             Map<ResourceType, Set<String>> removed = new EnumMap<>(ResourceType.class);
-            Map<ResourceType, Map<String, XdsResource>> next = new EnumMap<>(ResourceType.class);
-            Map<String, String> aliases = null;
+            // Only what changed is copied (LayeredMap): a flat copy of every resource and alias per commit cost
+            // O(cluster size) on the path from a source event to the clients.
+            Map<ResourceType, LayeredMap.Edit<String, XdsResource>> next = new EnumMap<>(ResourceType.class);
+            LayeredMap.Edit<String, String> aliases = null;
 
             for (XdsResource r : upserts) {
                 XdsResource old = base.get(r.type(), r.name());
                 if (old != null && old.version().equals(r.version()) && old.aliases().equals(r.aliases())) {
                     continue;
                 }
-                next.computeIfAbsent(r.type(), t -> new HashMap<>(base.byName(t))).put(r.name(), r);
+                next.computeIfAbsent(r.type(), t -> LayeredMap.edit(base.byName(t))).put(r.name(), r);
                 updated.computeIfAbsent(r.type(), t -> new HashSet<>()).add(r.name());
-                if (!r.aliases().isEmpty() || (old != null && !old.aliases().isEmpty())) {
+                // Unchanged aliases that already name this resource need no work; any other case is redone as a
+                // whole, so that a resource re-upserted with an alias another one took gets it back.
+                boolean aliasesChanged = old == null ? !r.aliases().isEmpty() : !old.aliases().equals(r.aliases());
+                if (aliasesChanged || !aliasesName(aliases, base, r)) {
                     if (aliases == null) {
-                        aliases = new HashMap<>(base.aliases());
+                        aliases = LayeredMap.edit(base.aliases());
                     }
                     if (old != null) {
                         dropAliases(aliases, old);
@@ -82,16 +86,16 @@ public final class ResourceStore {
             for (Map.Entry<ResourceType, ? extends Collection<String>> e : removals.entrySet()) {
                 ResourceType type = e.getKey();
                 for (String name : e.getValue()) {
-                    Map<String, XdsResource> m = next.get(type);
+                    LayeredMap.Edit<String, XdsResource> m = next.get(type);
                     XdsResource old = m != null ? m.get(name) : base.get(type, name);
                     if (old == null || (updated.containsKey(type) && updated.get(type).contains(name))) {
                         continue; // absent, or re-added in this same commit: an upsert wins
                     }
-                    next.computeIfAbsent(type, t -> new HashMap<>(base.byName(t))).remove(name);
+                    next.computeIfAbsent(type, t -> LayeredMap.edit(base.byName(t))).remove(name);
                     removed.computeIfAbsent(type, t -> new HashSet<>()).add(name);
                     if (!old.aliases().isEmpty()) {
                         if (aliases == null) {
-                            aliases = new HashMap<>(base.aliases());
+                            aliases = LayeredMap.edit(base.aliases());
                         }
                         dropAliases(aliases, old);
                     }
@@ -102,10 +106,10 @@ public final class ResourceStore {
             }
             Map<ResourceType, Map<String, XdsResource>> all = new EnumMap<>(ResourceType.class);
             for (ResourceType t : ResourceType.values()) {
-                Map<String, XdsResource> m = next.get(t);
-                all.put(t, m == null ? base.byName(t) : Collections.unmodifiableMap(m));
+                LayeredMap.Edit<String, XdsResource> m = next.get(t);
+                all.put(t, m == null ? base.byName(t) : m.build());
             }
-            Map<String, String> aliasView = aliases == null ? base.aliases() : Collections.unmodifiableMap(aliases);
+            Map<String, String> aliasView = aliases == null ? base.aliases() : aliases.build();
             long generation = base.generation() + 1;
             commit = new Commit(generation, updated, removed, firstEventNanos);
             history.addLast(commit);
@@ -120,7 +124,18 @@ public final class ResourceStore {
         return commit;
     }
 
-    private static void dropAliases(Map<String, String> aliases, XdsResource old) {
+    /** True when every alias of {@code r} resolves to it, in the aliases as edited so far. */
+    private static boolean aliasesName(LayeredMap.Edit<String, String> edited, Snapshot base, XdsResource r) {
+        for (String a : r.aliases()) {
+            String owner = edited != null ? edited.get(a) : base.aliases().get(a);
+            if (!r.name().equals(owner)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void dropAliases(LayeredMap.Edit<String, String> aliases, XdsResource old) {
         for (String a : old.aliases()) {
             aliases.remove(a, old.name());
         }

@@ -71,4 +71,39 @@ class ResourceStoreTest {
         assertThat(full.send()).extracting(XdsResource::name).containsExactlyInAnyOrder("a", "c", "filler");
         assertThat(full.remove()).containsExactly("b");
     }
+
+    @Test
+    void aResourceReUpsertedWithItsAliasTakesItBack() {
+        ResourceStore store = new ResourceStore();
+        store.commit(List.of(workload("a", "10.0.0.1", "n1")), Map.of(), 0);
+        store.commit(List.of(workload("b", "10.0.0.1", "n1")), Map.of(), 0); // b took a's IP
+        assertThat(store.current().canonicalNameOfAlias("/10.0.0.1")).isEqualTo("b");
+        store.commit(List.of(workload("a", "10.0.0.1", "n2")), Map.of(), 0); // a changed, same IP
+        assertThat(store.current().canonicalNameOfAlias("/10.0.0.1")).isEqualTo("a");
+        store.commit(List.of(), Map.of(ResourceType.ADDRESS, List.of("a")), 0);
+        assertThat(store.current().canonicalNameOfAlias("/10.0.0.1")).isNull();
+        assertThat(store.current().resolve(ResourceType.ADDRESS, "/10.0.0.1")).isEmpty();
+    }
+
+    @Test
+    void manySmallCommitsKeepEveryResourceAndAlias() {
+        ResourceStore store = new ResourceStore();
+        List<XdsResource> all = new ArrayList<>();
+        for (int i = 0; i < 1_000; i++) {
+            all.add(workload("w" + i, "10.0." + (i / 250) + "." + (i % 250), "n1"));
+        }
+        store.commit(all, Map.of(), 0);
+        for (int k = 0; k < 500; k++) {
+            int i = k * 7 % 1_000;
+            store.commit(List.of(workload("w" + i, "10.0." + (i / 250) + "." + (i % 250), "n" + k)), Map.of(), 0);
+        }
+        Snapshot s = store.current();
+        assertThat(s.size(ResourceType.ADDRESS)).isEqualTo(1_000);
+        assertThat(s.all(ResourceType.ADDRESS)).hasSize(1_000);
+        assertThat(s.aliases()).hasSize(1_000);
+        for (int i = 0; i < 1_000; i++) {
+            assertThat(s.resolve(ResourceType.ADDRESS, "/10.0." + (i / 250) + "." + (i % 250)))
+                    .get().extracting(XdsResource::name).isEqualTo("w" + i);
+        }
+    }
 }
