@@ -126,6 +126,8 @@ class XdsClientTest {
         assertTrue(first.acked());
         assertEquals(io.mocket.api.istio.workload.WorkloadStatus.UNHEALTHY,
                 state.snapshot().workloads().get(podName("default", "web-2")).value().getStatus());
+        // The two types are answered independently: the policy's (empty) answer may come after the addresses'.
+        await("the reconnect's policy response is answered", () -> !exchanges(stream, ResourceKind.AUTHORIZATION).isEmpty());
         XdsClient.Exchange authz = exchanges(stream, ResourceKind.AUTHORIZATION).getFirst();
         assertTrue(authz.updated().isEmpty(), "the unchanged policy is not sent again");
     }
