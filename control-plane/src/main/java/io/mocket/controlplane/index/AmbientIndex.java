@@ -744,14 +744,7 @@ public final class AmbientIndex implements ClusterSink, AutoCloseable {
     }
 
     private boolean wellFormed(KubeKind kind, HasMetadata o) {
-        Class<?> expected = switch (kind) {
-            case NAMESPACE -> Namespace.class;
-            case NODE -> Node.class;
-            case POD -> Pod.class;
-            case SERVICE -> Service.class;
-            case AUTHORIZATION_POLICY, PEER_AUTHENTICATION -> GenericKubernetesResource.class;
-            case GATEWAY -> Gateway.class;
-        };
+        Class<?> expected = kind.modelClass();
         if (!expected.isInstance(o)) {
             log.warn("Ignoring a {} delivered as {}: the source must deliver {}", o == null ? "null" : o.getClass().getName(),
                     kind, expected.getName());

@@ -1,11 +1,8 @@
 package io.mocket.controlplane.kube;
 
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
-import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.Gateway;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 
@@ -16,18 +13,6 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 final class KindModel {
 
     private KindModel() {
-    }
-
-    static Class<? extends HasMetadata> modelClass(KubeKind kind) {
-        return switch (kind) {
-            case NAMESPACE -> Namespace.class;
-            case NODE -> Node.class;
-            case POD -> Pod.class;
-            case SERVICE -> Service.class;
-            // Istio ships no fabric8 model; the generic form keeps every field the CRD may grow.
-            case AUTHORIZATION_POLICY, PEER_AUTHENTICATION -> GenericKubernetesResource.class;
-            case GATEWAY -> Gateway.class;
-        };
     }
 
     /** The lower-case plural the API serves the kind under (the first part of a CRD's name). */

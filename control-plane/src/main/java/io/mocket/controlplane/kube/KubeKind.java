@@ -1,5 +1,12 @@
 package io.mocket.controlplane.kube;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.Gateway;
 import java.util.Arrays;
 import java.util.Optional;
 
@@ -39,6 +46,22 @@ public enum KubeKind {
 
     public boolean namespaced() {
         return namespaced;
+    }
+
+    /**
+     * The class every source delivers objects of this kind as, and the index expects (the
+     * {@link ClusterSink} contract).
+     */
+    public Class<? extends HasMetadata> modelClass() {
+        return switch (this) {
+            case NAMESPACE -> Namespace.class;
+            case NODE -> Node.class;
+            case POD -> Pod.class;
+            case SERVICE -> Service.class;
+            // Istio ships no fabric8 model; the generic form keeps every field the CRD may grow.
+            case AUTHORIZATION_POLICY, PEER_AUTHENTICATION -> GenericKubernetesResource.class;
+            case GATEWAY -> Gateway.class;
+        };
     }
 
     /** "v1" for the core group, "group/version" otherwise. */

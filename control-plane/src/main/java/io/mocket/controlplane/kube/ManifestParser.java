@@ -139,7 +139,7 @@ final class ManifestParser {
         }
         HasMetadata object;
         try {
-            object = serialization.convertValue(map, KindModel.modelClass(kind.get()));
+            object = serialization.convertValue(map, kind.get().modelClass());
         } catch (IllegalArgumentException e) {
             String detail = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
             out.add(new Invalid(line, "the " + kindName + " " + name + " at line " + line + " does not match the "

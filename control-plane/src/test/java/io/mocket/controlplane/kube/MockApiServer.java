@@ -149,10 +149,10 @@ final class MockApiServer implements AutoCloseable {
     }
 
     private Resource<? extends HasMetadata> resource(KubeKind kind, String name) {
-        if (KindModel.modelClass(kind) == GenericKubernetesResource.class) {
+        if (kind.modelClass() == GenericKubernetesResource.class) {
             return admin().genericKubernetesResources(KindModel.context(kind)).inNamespace(NS).withName(name);
         }
-        var op = admin().resources(KindModel.modelClass(kind));
+        var op = admin().resources(kind.modelClass());
         return kind.namespaced() ? op.inNamespace(NS).withName(name) : op.withName(name);
     }
 
