@@ -166,6 +166,13 @@ class AgentTrafficTest {
         awaitServed("tcp " + ECHO_VIP + " 80 10");
         ClusterNode node = mesh.client.node();
         String series = "istio_tcp_connections_opened_total";
+        // The baseline must include the readiness probe's connection: its bytes are counted when it closes,
+        // which can be after the probe returned. Wait until every connection opened so far is closed and counted.
+        long settle = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < settle && sum(node, series, "reporter=\"source\"")
+                != sum(node, "istio_tcp_connections_closed_total", "reporter=\"source\"")) {
+            Thread.sleep(200);
+        }
         long openedBefore = sum(node, series, "reporter=\"source\"");
         long sentBefore = sum(node, "istio_tcp_received_bytes_total", "reporter=\"source\"");
 
