@@ -8,11 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-
-if [ -z "${JAVA_HOME:-}" ]; then
-  JAVA_HOME=$(scripts/find-jdk.sh)
-  export JAVA_HOME
-fi
+export JAVA_HOME  # lib.sh found the JDK 25; Maven must run on it too
 CP_FILE=control-plane/target/bench.classpath
 
 # Compile the test sources (the benchmark lives there) and write the test classpath of the control plane.
