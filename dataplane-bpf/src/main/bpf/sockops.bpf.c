@@ -5,9 +5,14 @@
  * Two callbacks per connection do all the work: establishment adds one opened
  * connection to the counters of its direction, service and address pair and
  * asks for state callbacks; the move to CLOSE adds one closed connection and
- * its final byte counts. Every other state change returns at once. The socket's
- * own storage carries the service (written by connect) and the direction from
- * the first callback to the second.
+ * its final byte counts. Every other state change returns at once.
+ *
+ * The first callback has to tell the second which side the socket is. A client
+ * socket that dialled a VIP already has its own storage (written by connect,
+ * with the service); sockops marks it active there, creating the storage for a
+ * client socket that dialled no VIP. An accepted socket gets no storage at all:
+ * at CLOSE, no storage means accepted. So the server side of a connection costs
+ * no allocation, and the client side of a VIP connection none beyond connect's.
  */
 #include "socket.h"
 #include "connection.h"
@@ -18,7 +23,7 @@
  */
 #define MK_CTX_READ(field) ({ __u32 __v = (field); asm volatile("" : "+r"(__v)); __v; })
 
-static __always_inline void mk_connection_key_init(struct bpf_sock_ops *skops, const struct mk_socket *st,
+static __always_inline void mk_connection_key_init(struct bpf_sock_ops *skops, __u8 direction, __u32 service_id,
 						   struct mk_connection_key *key)
 {
 	if (MK_CTX_READ(skops->family) == 2 /* AF_INET */) {
@@ -34,8 +39,8 @@ static __always_inline void mk_connection_key_init(struct bpf_sock_ops *skops, c
 		key->remote_addr[2] = MK_CTX_READ(skops->remote_ip6[2]);
 		key->remote_addr[3] = MK_CTX_READ(skops->remote_ip6[3]);
 	}
-	key->service_id = st->direction == MK_CONN_ACTIVE ? st->service_id : 0;
-	key->direction = st->direction;
+	key->service_id = service_id;
+	key->direction = direction;
 	key->pad = 0;
 	key->pad2 = 0;
 }
@@ -73,27 +78,35 @@ static __always_inline void mk_count(const struct mk_connection_key *key, __u64 
 static __always_inline void mk_established(struct bpf_sock_ops *skops, __u8 direction)
 {
 	struct mk_connection_key key;
-	struct mk_socket *st;
+	__u32 service_id = 0;
 
-	st = mk_socket_get(skops->sk);
-	if (!st)
-		return;	/* no memory for the socket's state: the connection goes uncounted, opened and closed alike */
-	st->direction = direction;
-	mk_connection_key_init(skops, st, &key);
+	if (direction == MK_CONN_ACTIVE) {
+		struct mk_socket *st = mk_socket_get(skops->sk);
+
+		if (!st)
+			return;	/* no memory: the connection goes uncounted, opened and closed alike */
+		st->direction = MK_CONN_ACTIVE;
+		service_id = st->service_id;
+	}
+	mk_connection_key_init(skops, direction, service_id, &key);
 	mk_count(&key, 1, 0, 0, 0);
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
+/* Only sockets counted at establishment get here: only they asked for state callbacks. */
 static __always_inline void mk_closed(struct bpf_sock_ops *skops)
 {
+	struct mk_socket *st = mk_socket_find(skops->sk);
 	struct mk_connection_key key;
-	struct mk_socket *st;
 
-	st = mk_socket_find(skops->sk);
-	if (!st || !st->direction)
-		return;
-	mk_connection_key_init(skops, st, &key);
-	st->direction = 0;	/* counted once, even if the socket connects again */
+	if (st) {
+		if (st->direction != MK_CONN_ACTIVE)
+			return;	/* counted already: the socket closed before and connected again */
+		st->direction = 0;
+		mk_connection_key_init(skops, MK_CONN_ACTIVE, st->service_id, &key);
+	} else {
+		mk_connection_key_init(skops, MK_CONN_PASSIVE, 0, &key);
+	}
 	mk_count(&key, 0, 1, skops->bytes_acked, skops->bytes_received);
 }
 

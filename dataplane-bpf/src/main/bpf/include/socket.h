@@ -5,8 +5,9 @@
  *
  * connect writes the VIP it replaced and the backend it chose, so getpeername
  * (and recvmsg of a connected UDP socket) can show the VIP again, and sockops
- * can attribute the connection to the service. sockops writes the direction at
- * establishment, so the close callback knows which counters to add to. Nothing
+ * can attribute the connection to the service. sockops marks a client socket at
+ * establishment (accepted sockets get no storage), so the close callback knows
+ * which counters to add to. Nothing
  * is inserted into or deleted from a hash table per connection: the kernel frees
  * the storage with the socket.
  */
@@ -20,7 +21,7 @@ struct mk_socket {
 	__u16 vip_port;		/* network order; 0 if connect saw no VIP */
 	__u16 backend_port;	/* network order */
 	__u32 service_id;	/* service of the VIP, 0 if none */
-	__u8 direction;		/* MK_CONN_* once established and counted, 0 otherwise */
+	__u8 direction;		/* MK_CONN_ACTIVE once counted as opened, 0 before and after the close */
 	__u8 pad;		/* zero */
 	__u16 pad2;		/* zero */
 	__u32 pad3;		/* zero */

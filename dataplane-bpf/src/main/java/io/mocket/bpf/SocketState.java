@@ -14,14 +14,14 @@ import java.util.Objects;
 
 /**
  * Value of the socket map ({@code struct mk_socket}), socket-local storage that the kernel frees with the
- * socket: what connect rewrote (read back by getpeername, recvmsg and sockops) and the direction sockops
- * counted the connection in.
+ * socket: what connect rewrote (read back by getpeername, recvmsg and sockops) and whether sockops counted
+ * the socket as an open client connection. Accepted sockets have none.
  *
  * @param vip       the VIP dialled (port 0 and address {@code ::} if connect saw no VIP)
  * @param backend   the backend connect chose
  * @param serviceId the service of the VIP, 0 if none
- * @param direction 0 until sockops counted the connection as opened (and again after it counted the close),
- *                  then 1 (active) or 2 (passive)
+ * @param direction 1 (active) while sockops counts the socket as an open client connection; 0 before it was
+ *                  established and after its close was counted
  */
 public record SocketState(InetSocketAddress vip, InetSocketAddress backend, int serviceId, int direction) {
 

@@ -409,7 +409,7 @@ public final class DatapathBenchmark {
                     WrkRun run = wrk(path, options.seconds(), load);
                     runs.computeIfAbsent(load, l -> new EnumMap<>(DataPath.class))
                             .computeIfAbsent(path, p -> new ArrayList<>()).add(run);
-                    System.err.printf(Locale.ROOT, "round %d %-14s %-8s %9.0f req/s  p50 %.3f ms  p99 %.3f ms"
+                    System.err.printf(Locale.ROOT, "round %d %-14s %-15s %9.0f req/s  p50 %.3f ms  p99 %.3f ms"
                                     + "  %.1f us CPU/req  errors %d%n", round, load.name(), path.label(),
                             run.requestsPerSecond(), run.p50(), run.p99(), run.cpuMicrosPerRequest(), run.errors());
                 }
@@ -533,7 +533,7 @@ public final class DatapathBenchmark {
                             "\"sum_received\":\\s*\\{[^}]*?\"bits_per_second\":\\s*([0-9.eE+]+)") / 1e9;
                 });
                 runs.computeIfAbsent(path, p -> new ArrayList<>()).add(gbps[0]);
-                System.err.printf(Locale.ROOT, "iperf3 round %d %-8s %.2f Gbit/s%n", round, path.label(), gbps[0]);
+                System.err.printf(Locale.ROOT, "iperf3 round %d %-15s %.2f Gbit/s%n", round, path.label(), gbps[0]);
             }
         }
         return runs;
