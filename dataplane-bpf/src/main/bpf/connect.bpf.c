@@ -7,7 +7,7 @@ int mk_connect4(struct bpf_sock_addr *ctx)
 {
 	if (!mk_is_l4_balanced(ctx))
 		return MK_ALLOW;
-	return mk_balance4(ctx);
+	return mk_balance4(ctx, 1);
 }
 
 SEC("cgroup/connect6")
@@ -15,7 +15,7 @@ int mk_connect6(struct bpf_sock_addr *ctx)
 {
 	if (!mk_is_l4_balanced(ctx))
 		return MK_ALLOW;
-	return mk_balance6(ctx);
+	return mk_balance6(ctx, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -10,7 +10,7 @@ int mk_sendmsg4(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_UDP)
 		return MK_ALLOW;
-	return mk_balance4(ctx);
+	return mk_balance4(ctx, 0);
 }
 
 SEC("cgroup/sendmsg6")
@@ -18,7 +18,7 @@ int mk_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_UDP)
 		return MK_ALLOW;
-	return mk_balance6(ctx);
+	return mk_balance6(ctx, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sockops hook: per-connection accounting of TCP sockets in the cgroup.
+ * sockops hook: connection counters of the TCP sockets in the cgroup.
  *
- * At establishment the socket asks for state-change callbacks; every state
- * change refreshes the byte counters, and the move to CLOSE stamps the end
- * and drops the socket's reverse NAT entry (getpeername is no longer asked).
+ * Two callbacks per connection do all the work: establishment adds one opened
+ * connection to the counters of its direction, service and address pair and
+ * asks for state callbacks; the move to CLOSE adds one closed connection and
+ * its final byte counts. Every other state change returns at once.
+ *
+ * The first callback has to tell the second which side the socket is. A client
+ * socket that dialled a VIP already has its own storage (written by connect,
+ * with the service); sockops marks it active there, creating the storage for a
+ * client socket that dialled no VIP. An accepted socket gets no storage at all:
+ * at CLOSE, no storage means accepted. So the server side of a connection costs
+ * no allocation, and the client side of a VIP connection none beyond connect's.
  */
-#include "frontend.h"
-#include "revnat.h"
+#include "socket.h"
 #include "connection.h"
 
 /*
@@ -16,79 +23,91 @@
  */
 #define MK_CTX_READ(field) ({ __u32 __v = (field); asm volatile("" : "+r"(__v)); __v; })
 
-static __always_inline void mk_sock_addrs(struct bpf_sock_ops *skops, struct mk_connection *conn)
+static __always_inline void mk_connection_key_init(struct bpf_sock_ops *skops, __u8 direction, __u32 service_id,
+						   struct mk_connection_key *key)
 {
 	if (MK_CTX_READ(skops->family) == 2 /* AF_INET */) {
-		mk_addr_from_v4(conn->local_addr, MK_CTX_READ(skops->local_ip4));
-		mk_addr_from_v4(conn->remote_addr, MK_CTX_READ(skops->remote_ip4));
+		mk_addr_from_v4(key->local_addr, MK_CTX_READ(skops->local_ip4));
+		mk_addr_from_v4(key->remote_addr, MK_CTX_READ(skops->remote_ip4));
 	} else {
-		conn->local_addr[0] = MK_CTX_READ(skops->local_ip6[0]);
-		conn->local_addr[1] = MK_CTX_READ(skops->local_ip6[1]);
-		conn->local_addr[2] = MK_CTX_READ(skops->local_ip6[2]);
-		conn->local_addr[3] = MK_CTX_READ(skops->local_ip6[3]);
-		conn->remote_addr[0] = MK_CTX_READ(skops->remote_ip6[0]);
-		conn->remote_addr[1] = MK_CTX_READ(skops->remote_ip6[1]);
-		conn->remote_addr[2] = MK_CTX_READ(skops->remote_ip6[2]);
-		conn->remote_addr[3] = MK_CTX_READ(skops->remote_ip6[3]);
+		key->local_addr[0] = MK_CTX_READ(skops->local_ip6[0]);
+		key->local_addr[1] = MK_CTX_READ(skops->local_ip6[1]);
+		key->local_addr[2] = MK_CTX_READ(skops->local_ip6[2]);
+		key->local_addr[3] = MK_CTX_READ(skops->local_ip6[3]);
+		key->remote_addr[0] = MK_CTX_READ(skops->remote_ip6[0]);
+		key->remote_addr[1] = MK_CTX_READ(skops->remote_ip6[1]);
+		key->remote_addr[2] = MK_CTX_READ(skops->remote_ip6[2]);
+		key->remote_addr[3] = MK_CTX_READ(skops->remote_ip6[3]);
 	}
-	/* remote_port is a 32-bit value in network order, local_port is in host order. */
-	conn->remote_port = bpf_htons((__u16)bpf_ntohl(MK_CTX_READ(skops->remote_port)));
-	conn->local_port = bpf_htons((__u16)MK_CTX_READ(skops->local_port));
+	key->service_id = service_id;
+	key->direction = direction;
+	key->pad = 0;
+	key->pad2 = 0;
 }
 
-/* The service of the VIP this socket dialled, found through the entry connect left. */
-static __always_inline __u32 mk_dialled_service(__u64 cookie, const struct mk_connection *conn)
+/*
+ * Adds to this CPU's copy of the key's counters, creating the element if needed. Atomic adds: a
+ * softirq may interrupt a callback of the same CPU that runs in process context.
+ */
+static __always_inline void mk_count(const struct mk_connection_key *key, __u64 opened, __u64 closed,
+				     __u64 sent, __u64 received)
 {
-	struct mk_frontend_key fkey = {};
-	struct mk_frontend_value *fe;
-	struct mk_revnat_value *vip;
-	struct mk_revnat_key rkey;
+	struct mk_connection_totals *t = bpf_map_lookup_elem(&mk_connection, key);
 
-	mk_revnat_key_init(&rkey, cookie, conn->remote_addr, conn->remote_port);
-	vip = bpf_map_lookup_elem(&mk_revnat, &rkey);
-	if (!vip)
-		return 0;
-	mk_addr_copy(fkey.addr, vip->addr);
-	fkey.port = vip->port;
-	fkey.proto = IPPROTO_TCP;
-	fe = bpf_map_lookup_elem(&mk_frontend, &fkey);
-	return fe ? fe->service_id : 0;
+	if (!t) {
+		struct mk_connection_totals first = {
+			.opened = opened, .closed = closed, .bytes_sent = sent, .bytes_received = received,
+		};
+
+		if (bpf_map_update_elem(&mk_connection, key, &first, BPF_NOEXIST) == 0)
+			return;
+		/* Another CPU created it meanwhile (or the map is full: then nothing is found). */
+		t = bpf_map_lookup_elem(&mk_connection, key);
+		if (!t)
+			return;
+	}
+	if (opened)
+		__sync_fetch_and_add(&t->opened, opened);
+	if (closed) {
+		__sync_fetch_and_add(&t->closed, closed);
+		__sync_fetch_and_add(&t->bytes_sent, sent);
+		__sync_fetch_and_add(&t->bytes_received, received);
+	}
 }
 
 static __always_inline void mk_established(struct bpf_sock_ops *skops, __u8 direction)
 {
-	__u64 cookie = bpf_get_socket_cookie(skops);
-	struct mk_connection conn = {};
+	struct mk_connection_key key;
+	__u32 service_id = 0;
 
-	conn.opened_ns = bpf_ktime_get_ns();
-	conn.direction = direction;
-	conn.state = BPF_TCP_ESTABLISHED;
-	mk_sock_addrs(skops, &conn);
-	if (direction == MK_CONN_ACTIVE)
-		conn.service_id = mk_dialled_service(cookie, &conn);
-	bpf_map_update_elem(&mk_connection, &cookie, &conn, BPF_ANY);
+	if (direction == MK_CONN_ACTIVE) {
+		struct mk_socket *st = mk_socket_get(skops->sk);
+
+		if (!st)
+			return;	/* no memory: the connection goes uncounted, opened and closed alike */
+		st->direction = MK_CONN_ACTIVE;
+		service_id = st->service_id;
+	}
+	mk_connection_key_init(skops, direction, service_id, &key);
+	mk_count(&key, 1, 0, 0, 0);
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
-static __always_inline void mk_state_change(struct bpf_sock_ops *skops)
+/* Only sockets counted at establishment get here: only they asked for state callbacks. */
+static __always_inline void mk_closed(struct bpf_sock_ops *skops)
 {
-	__u64 cookie = bpf_get_socket_cookie(skops);
-	__u32 new_state = skops->args[1];
-	struct mk_connection *conn;
+	struct mk_socket *st = mk_socket_find(skops->sk);
+	struct mk_connection_key key;
 
-	conn = bpf_map_lookup_elem(&mk_connection, &cookie);
-	if (!conn)
-		return;
-	conn->bytes_sent = skops->bytes_acked;
-	conn->bytes_received = skops->bytes_received;
-	conn->state = (__u8)new_state;
-	if (new_state == BPF_TCP_CLOSE) {
-		struct mk_revnat_key rkey;
-
-		conn->closed_ns = bpf_ktime_get_ns();
-		mk_revnat_key_init(&rkey, cookie, conn->remote_addr, conn->remote_port);
-		bpf_map_delete_elem(&mk_revnat, &rkey);
+	if (st) {
+		if (st->direction != MK_CONN_ACTIVE)
+			return;	/* counted already: the socket closed before and connected again */
+		st->direction = 0;
+		mk_connection_key_init(skops, MK_CONN_ACTIVE, st->service_id, &key);
+	} else {
+		mk_connection_key_init(skops, MK_CONN_PASSIVE, 0, &key);
 	}
+	mk_count(&key, 0, 1, skops->bytes_acked, skops->bytes_received);
 }
 
 SEC("sockops")
@@ -102,7 +121,9 @@ int mk_sockops(struct bpf_sock_ops *skops)
 		mk_established(skops, MK_CONN_PASSIVE);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		mk_state_change(skops);
+		/* Only CLOSE changes a counter; the other transitions cost this comparison. */
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			mk_closed(skops);
 		break;
 	}
 	return 1;

@@ -9,6 +9,7 @@
 #include "endpoint.h"
 #include "backend.h"
 #include "revnat.h"
+#include "socket.h"
 
 #define MK_PICKED        0
 #define MK_NOT_FRONTEND  1	/* not a VIP: leave the call alone */
@@ -17,6 +18,7 @@
 struct mk_pick {
 	__u32 addr[4];
 	__u16 port;
+	__u32 service_id;
 };
 
 static __always_inline int mk_pick_priority(const struct mk_service_value *svc)
@@ -81,15 +83,33 @@ static __always_inline int mk_pick_backend(const struct mk_frontend_key *fkey, s
 			continue;
 		mk_addr_copy(out->addr, be->addr);
 		out->port = ep->port ? ep->port : fkey->port;
+		out->service_id = service_id;
 		return MK_PICKED;
 	}
 	return MK_NO_BACKEND;
 }
 
-/* Remembers the VIP behind the backend this socket now talks to. */
-static __always_inline void mk_revnat_remember(struct bpf_sock_addr *ctx, const struct mk_pick *pick,
-					       const struct mk_frontend_key *fkey)
+/*
+ * Remembers the VIP behind the backend this socket now talks to. A connected
+ * socket (connect) has one peer, so its own storage holds it; an unconnected UDP
+ * socket (sendmsg) may talk to many VIPs, so it needs the reverse NAT map keyed
+ * by cookie and backend.
+ */
+static __always_inline void mk_remember(struct bpf_sock_addr *ctx, const struct mk_pick *pick,
+					const struct mk_frontend_key *fkey, int connected)
 {
+	if (connected) {
+		struct mk_socket *st = mk_socket_get(ctx->sk);
+
+		if (!st)
+			return;	/* no memory: getpeername shows the backend, the connection still works */
+		mk_addr_copy(st->vip_addr, fkey->addr);
+		mk_addr_copy(st->backend_addr, pick->addr);
+		st->vip_port = fkey->port;
+		st->backend_port = pick->port;
+		st->service_id = pick->service_id;
+		return;
+	}
 	struct mk_revnat_value vip = {};
 	struct mk_revnat_key key;
 
@@ -101,9 +121,9 @@ static __always_inline void mk_revnat_remember(struct bpf_sock_addr *ctx, const 
 
 /*
  * Rewrites the destination of an IPv4 socket call when it names a VIP.
- * Returns the program's verdict.
+ * connected: 1 from connect, 0 from sendmsg. Returns the program's verdict.
  */
-static __always_inline int mk_balance4(struct bpf_sock_addr *ctx)
+static __always_inline int mk_balance4(struct bpf_sock_addr *ctx, int connected)
 {
 	struct mk_frontend_key fkey = {};
 	struct mk_pick pick;
@@ -120,7 +140,7 @@ static __always_inline int mk_balance4(struct bpf_sock_addr *ctx)
 		return mk_refuse();
 	ctx->user_ip4 = pick.addr[3];
 	ctx->user_port = pick.port;
-	mk_revnat_remember(ctx, &pick, &fkey);
+	mk_remember(ctx, &pick, &fkey, connected);
 	return MK_ALLOW;
 }
 
@@ -130,7 +150,7 @@ static __always_inline int mk_balance4(struct bpf_sock_addr *ctx)
  * 16-byte form finds the IPv4 frontend and the backend is written back in
  * mapped form, which the kernel then connects as IPv4.
  */
-static __always_inline int mk_balance6(struct bpf_sock_addr *ctx)
+static __always_inline int mk_balance6(struct bpf_sock_addr *ctx, int connected)
 {
 	struct mk_frontend_key fkey = {};
 	struct mk_pick pick;
@@ -153,7 +173,7 @@ static __always_inline int mk_balance6(struct bpf_sock_addr *ctx)
 	ctx->user_ip6[2] = pick.addr[2];
 	ctx->user_ip6[3] = pick.addr[3];
 	ctx->user_port = pick.port;
-	mk_revnat_remember(ctx, &pick, &fkey);
+	mk_remember(ctx, &pick, &fkey, connected);
 	return MK_ALLOW;
 }
 

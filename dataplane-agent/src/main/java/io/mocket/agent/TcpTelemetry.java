@@ -2,27 +2,30 @@ package io.mocket.agent;
 
 import io.mocket.api.istio.workload.Workload;
 import io.mocket.bpf.ConnectionKey;
-import io.mocket.bpf.ConnectionMetrics;
+import io.mocket.bpf.ConnectionTotals;
 import io.mocket.bpf.TypedMap;
 import java.net.InetAddress;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
- * Istio's TCP metrics from the sockops connection map: {@code istio_tcp_connections_opened_total},
+ * Istio's TCP metrics from the sockops connection counters: {@code istio_tcp_connections_opened_total},
  * {@code istio_tcp_connections_closed_total}, {@code istio_tcp_sent_bytes_total} (response direction,
  * destination to source) and {@code istio_tcp_received_bytes_total} (request direction), as Istio
- * defines them. Each collection reads the map, adds what changed per socket since the last one, and
- * deletes closed connections once counted (the map is LRU, so an agent that is away loses only the
- * oldest).
+ * defines them.
+ *
+ * <p>The kernel keeps one per-CPU counter element per direction, service and address pair; each collection
+ * reads them, adds what grew since the last read to the totals of the element's labels, and deletes elements
+ * that stayed unchanged for {@link #DEFAULT_IDLE_BEFORE_DELETE} with every opened connection closed (read
+ * and deleted in one call, so nothing counted before the delete is lost). The kernel's counters outlive the
+ * agent, so a restarted agent reports what they hold since they were created. Bytes of a connection are
+ * added when it closes.
  *
  * <p>Labels filled from the node's store: reporter, source/destination workload and namespace, source
  * canonical service, destination service and its namespace (from the service id of the VIP dialled).
@@ -33,16 +36,26 @@ import java.util.function.Supplier;
  */
 final class TcpTelemetry {
 
+    /** How long an element must stay unchanged, with no connection open, before it is deleted. */
+    static final Duration DEFAULT_IDLE_BEFORE_DELETE = Duration.ofMinutes(2);
+
     private record Labels(Map<String, String> values) {
+
+        boolean knowsBothWorkloads() {
+            return !values.get("source_workload").equals("unknown")
+                    && !values.get("destination_workload").equals("unknown");
+        }
     }
 
+    /** What the last collection saw of one kernel element. */
     private static final class Seen {
-        final Labels labels;
-        long sent;
-        long received;
+        Labels labels;
+        ConnectionTotals last = ConnectionTotals.ZERO;
+        long changedAt;
 
-        Seen(Labels labels) {
+        Seen(Labels labels, long now) {
             this.labels = labels;
+            this.changedAt = now;
         }
     }
 
@@ -53,61 +66,82 @@ final class TcpTelemetry {
         long receivedBytes;
     }
 
-    private final TypedMap<ConnectionKey, ConnectionMetrics> connections;
+    private final TypedMap<ConnectionKey, ConnectionTotals> counters;
     private final NodeState state;
     private final Supplier<Map<Integer, String>> serviceNames;
-    private final Map<Long, Seen> seen = new HashMap<>();
+    private final long idleNanos;
+    private final LongSupplier clock;
+    private final Map<ConnectionKey, Seen> seen = new HashMap<>();
     private final Map<Labels, Totals> totals = new LinkedHashMap<>();
 
-    TcpTelemetry(TypedMap<ConnectionKey, ConnectionMetrics> connections, NodeState state,
+    TcpTelemetry(TypedMap<ConnectionKey, ConnectionTotals> counters, NodeState state,
                  Supplier<Map<Integer, String>> serviceNames) {
-        this.connections = connections;
-        this.state = state;
-        this.serviceNames = serviceNames;
+        this(counters, state, serviceNames, DEFAULT_IDLE_BEFORE_DELETE, System::nanoTime);
     }
 
-    /** Reads the connection map once and folds it into the totals. */
+    TcpTelemetry(TypedMap<ConnectionKey, ConnectionTotals> counters, NodeState state,
+                 Supplier<Map<Integer, String>> serviceNames, Duration idleBeforeDelete, LongSupplier clock) {
+        this.counters = counters;
+        this.state = state;
+        this.serviceNames = serviceNames;
+        this.idleNanos = idleBeforeDelete.toNanos();
+        this.clock = clock;
+    }
+
+    /** Reads the counters once and folds what grew into the totals. */
     synchronized void collect() {
-        Map<ConnectionKey, ConnectionMetrics> now = connections.entries();
+        Map<ConnectionKey, ConnectionTotals> now = counters.entries();
         NodeState.Snapshot snapshot = state.snapshot();
         Map<Integer, String> services = serviceNames.get();
-        List<ConnectionKey> finished = new ArrayList<>();
-        Set<Long> present = new HashSet<>();
-        for (Map.Entry<ConnectionKey, ConnectionMetrics> e : now.entrySet()) {
-            long cookie = e.getKey().cookie();
-            ConnectionMetrics m = e.getValue();
-            present.add(cookie);
-            Seen s = seen.get(cookie);
+        long time = clock.getAsLong();
+        seen.keySet().retainAll(now.keySet()); // deleted by someone else: a new element starts from zero
+        for (Map.Entry<ConnectionKey, ConnectionTotals> e : now.entrySet()) {
+            ConnectionKey key = e.getKey();
+            ConnectionTotals value = e.getValue();
+            Seen s = seen.get(key);
             if (s == null) {
-                s = new Seen(labels(m, snapshot, services));
-                seen.put(cookie, s);
-                totals.computeIfAbsent(s.labels, l -> new Totals()).opened++;
+                s = new Seen(labels(key, snapshot, services), time);
+                seen.put(key, s);
+            } else if (!s.labels.knowsBothWorkloads() && s.last.balanced()) {
+                // Learnt before the store knew a workload; with no connection open, later ones go to the new labels.
+                s.labels = labels(key, snapshot, services);
             }
-            Totals t = totals.computeIfAbsent(s.labels, l -> new Totals());
-            // Istio's "received" is the request direction (client to server), "sent" the response.
-            boolean client = m.direction() == ConnectionMetrics.Direction.ACTIVE;
-            long request = client ? m.bytesSent() : m.bytesReceived();
-            long response = client ? m.bytesReceived() : m.bytesSent();
-            t.receivedBytes += Math.max(0, request - s.received);
-            t.sentBytes += Math.max(0, response - s.sent);
-            s.received = Math.max(s.received, request);
-            s.sent = Math.max(s.sent, response);
-            if (m.closed()) {
-                t.closed++;
-                seen.remove(cookie);
-                finished.add(e.getKey());
+            if (!value.atLeast(s.last)) {
+                s.last = ConnectionTotals.ZERO; // deleted and created again between two reads
+            }
+            if (!value.equals(s.last)) {
+                add(key, s.labels, value.minus(s.last));
+                s.last = value;
+                s.changedAt = time;
+            } else if (value.balanced() && time - s.changedAt >= idleNanos) {
+                ConnectionTotals last = s.last;
+                Labels labels = s.labels;
+                seen.remove(key);
+                counters.take(key).ifPresent(fin -> {
+                    if (fin.atLeast(last)) {
+                        add(key, labels, fin.minus(last)); // what arrived between the read and the delete
+                    }
+                });
             }
         }
-        seen.keySet().retainAll(present); // evicted by the LRU before they closed: nothing more to learn
-        connections.removeAll(finished);
+    }
+
+    private void add(ConnectionKey key, Labels labels, ConnectionTotals delta) {
+        Totals t = totals.computeIfAbsent(labels, l -> new Totals());
+        t.opened += delta.opened();
+        t.closed += delta.closed();
+        // Istio's "received" is the request direction (client to server), "sent" the response.
+        boolean client = key.direction() == ConnectionKey.Direction.ACTIVE;
+        t.receivedBytes += client ? delta.bytesSent() : delta.bytesReceived();
+        t.sentBytes += client ? delta.bytesReceived() : delta.bytesSent();
     }
 
     /** Writes the four families. */
     synchronized void write(PrometheusText t) {
         t.family("istio_tcp_connections_opened_total", "counter", "TCP connections opened, seen by sockops");
         t.family("istio_tcp_connections_closed_total", "counter", "TCP connections closed, seen by sockops");
-        t.family("istio_tcp_sent_bytes_total", "counter", "Bytes sent in the response direction of TCP connections");
-        t.family("istio_tcp_received_bytes_total", "counter", "Bytes received in the request direction of TCP connections");
+        t.family("istio_tcp_sent_bytes_total", "counter", "Bytes sent in the response direction of closed TCP connections");
+        t.family("istio_tcp_received_bytes_total", "counter", "Bytes received in the request direction of closed TCP connections");
         for (Map.Entry<Labels, Totals> e : totals.entrySet()) {
             Map<String, String> l = e.getKey().values();
             Totals v = e.getValue();
@@ -118,13 +152,18 @@ final class TcpTelemetry {
         }
     }
 
-    private static Labels labels(ConnectionMetrics m, NodeState.Snapshot snapshot, Map<Integer, String> services) {
-        boolean client = m.direction() == ConnectionMetrics.Direction.ACTIVE;
-        InetAddress source = client ? m.local().getAddress() : m.remote().getAddress();
-        InetAddress destination = client ? m.remote().getAddress() : m.local().getAddress();
+    /** Kernel elements currently tracked (for tests). */
+    synchronized int tracked() {
+        return seen.size();
+    }
+
+    private static Labels labels(ConnectionKey key, NodeState.Snapshot snapshot, Map<Integer, String> services) {
+        boolean client = key.direction() == ConnectionKey.Direction.ACTIVE;
+        InetAddress source = client ? key.local() : key.remote();
+        InetAddress destination = client ? key.remote() : key.local();
         Optional<Workload> src = snapshot.workloadByAddress(source).map(NodeState.Entry::value);
         Optional<Workload> dst = snapshot.workloadByAddress(destination).map(NodeState.Entry::value);
-        String serviceKey = m.serviceId() == 0 ? null : services.get(m.serviceId());
+        String serviceKey = key.serviceId() == 0 ? null : services.get(key.serviceId());
         String serviceNamespace = "unknown";
         String serviceHost = "unknown";
         if (serviceKey != null) {

@@ -16,7 +16,7 @@ import io.mocket.api.istio.workload.Workload;
 import io.mocket.bpf.BackendKey;
 import io.mocket.bpf.BackendValue;
 import io.mocket.bpf.ConnectionKey;
-import io.mocket.bpf.ConnectionMetrics;
+import io.mocket.bpf.ConnectionTotals;
 import io.mocket.bpf.EndpointKey;
 import io.mocket.bpf.FrontendKey;
 import io.mocket.bpf.FrontendValue;
@@ -153,10 +153,9 @@ class AgentKernelTest {
                     revisions[1] = maps.services().get(new ServiceKey(apiId)).orElseThrow().revision();
 
                     // What sockops writes for a closed connection from web-1 (this node) to api through its VIP.
-                    maps.connections().put(new ConnectionKey(4242), new ConnectionMetrics(1, 2, 101, 2001,
-                            new InetSocketAddress(InetAddress.ofLiteral("192.0.2.2"), 40000),
-                            new InetSocketAddress(InetAddress.ofLiteral("192.0.2.4"), 9091), apiId,
-                            ConnectionMetrics.Direction.ACTIVE, ConnectionMetrics.TCP_CLOSE));
+                    ConnectionKey toApi = new ConnectionKey(ConnectionKey.Direction.ACTIVE, apiId,
+                            InetAddress.ofLiteral("192.0.2.2"), InetAddress.ofLiteral("192.0.2.4"));
+                    maps.connections().put(toApi, new ConnectionTotals(1, 1, 101, 2001));
                     String scraped = agent.metrics().scrape();
                     String labels = "{reporter=\"source\",source_workload=\"web\",source_workload_namespace=\"default\","
                             + "source_canonical_service=\"unknown\",destination_service=\"api.default.svc.cluster.local\","
@@ -167,8 +166,10 @@ class AgentKernelTest {
                     assertTrue(scraped.contains("istio_tcp_connections_closed_total" + labels + " 1"), scraped);
                     assertTrue(scraped.contains("istio_tcp_received_bytes_total" + labels + " 101"), scraped);
                     assertTrue(scraped.contains("istio_tcp_sent_bytes_total" + labels + " 2001"), scraped);
-                    assertEquals(Optional.empty(), maps.connections().get(new ConnectionKey(4242)),
-                            "a closed connection is deleted once counted");
+                    assertEquals(Optional.of(new ConnectionTotals(1, 1, 101, 2001)), maps.connections().get(toApi),
+                            "the kernel's counters stay until they are idle");
+                    assertTrue(agent.metrics().scrape().contains("istio_tcp_connections_opened_total" + labels + " 1"),
+                            "a second read adds nothing");
                 }
                 try {
                     assertEquals("200 ready\n", get(agent.adminAddress(), "/healthz/ready"));

@@ -2,8 +2,10 @@ package io.mocket.agent;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.mocket.bpf.BpfMap;
 import io.mocket.bpf.Libbpf;
 import io.mocket.bpf.LoadBalancerMaps;
+import io.mocket.bpf.SocketLoadBalancer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -79,7 +81,7 @@ final class KernelSandbox implements AutoCloseable {
     }
 
     /**
-     * Creates the six load balancer maps with the layouts this build expects but small capacities, and pins
+     * Creates the load balancer maps that have a capacity with the layouts this build expects but small capacities, and pins
      * them in {@code pinDir} (a full map is then a few entries away).
      */
     static void pinSmallMaps(Path pinDir, Map<String, Integer> maxEntries) {
@@ -97,10 +99,11 @@ final class KernelSandbox implements AutoCloseable {
         MethodHandle close = linker.downcallHandle(linker.defaultLookup().find("close").orElseThrow(),
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
         for (LoadBalancerMaps.MapSpec spec : LoadBalancerMaps.SPECS) {
-            boolean lru = spec.mapName().equals(LoadBalancerMaps.REVERSE_NAT)
-                    || spec.mapName().equals(LoadBalancerMaps.CONNECTION);
+            if (spec.mapType() == BpfMap.TYPE_SK_STORAGE) {
+                continue; // socket storage has no capacity and needs BTF: the load creates it
+            }
             try (Arena arena = Arena.ofConfined()) {
-                int fd = (int) create.invokeExact(lru ? 9 : 1, arena.allocateFrom(spec.mapName(), StandardCharsets.UTF_8),
+                int fd = (int) create.invokeExact(spec.mapType(), arena.allocateFrom(spec.mapName(), StandardCharsets.UTF_8),
                         (int) spec.key().byteSize(), (int) spec.value().byteSize(),
                         (int) maxEntries.getOrDefault(spec.mapName(), 64), MemorySegment.NULL);
                 if (fd < 0) {
@@ -114,6 +117,21 @@ final class KernelSandbox implements AutoCloseable {
             } catch (Throwable t) {
                 throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
             }
+        }
+        // Socket storage has no capacity to shrink and needs BTF: take the one a full load creates elsewhere.
+        Path scratch = pinDir.resolveSibling(pinDir.getFileName() + "-scratch");
+        try {
+            SocketLoadBalancer.load(libbpf, scratch).close();
+            int fd = libbpf.objGet(scratch.resolve(LoadBalancerMaps.SOCKET).toString());
+            try {
+                libbpf.objPin(fd, pinDir.resolve(LoadBalancerMaps.SOCKET).toString());
+            } finally {
+                int ignored = (int) close.invokeExact(fd);
+            }
+        } catch (Throwable t) {
+            throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
+        } finally {
+            SocketLoadBalancer.remove(libbpf, scratch);
         }
     }
 

@@ -50,6 +50,20 @@ public final class BpfMap implements AutoCloseable {
         }
     }
 
+    /** {@code BPF_MAP_TYPE_PERCPU_HASH}. */
+    public static final int TYPE_PERCPU_HASH = 5;
+    /** {@code BPF_MAP_TYPE_LRU_HASH}. */
+    public static final int TYPE_LRU_HASH = 9;
+    /** {@code BPF_MAP_TYPE_HASH}. */
+    public static final int TYPE_HASH = 1;
+    /** {@code BPF_MAP_TYPE_SK_STORAGE}. */
+    public static final int TYPE_SK_STORAGE = 24;
+
+    /** Whether user space sees one value per CPU (percpu hash 5, percpu array 6, LRU percpu hash 10). */
+    static boolean isPerCpu(int mapType) {
+        return mapType == 5 || mapType == 6 || mapType == 10;
+    }
+
     /** A map of a loaded object; the fd stays owned by the object. */
     static BpfMap borrowed(Libbpf libbpf, String name, int fd) {
         return new BpfMap(libbpf, name, fd, false);
@@ -99,8 +113,10 @@ public final class BpfMap implements AutoCloseable {
      *                               pinned by another Mocket version
      */
     public <K, V> TypedMap<K, V> typed(BpfCodec<K> keyCodec, BpfCodec<V> valueCodec) {
-        if (keyCodec.byteSize() != keySize || valueCodec.byteSize() != valueSize) {
-            throw new IllegalStateException("map " + name + " has key/value size " + keySize + "/" + valueSize
+        // A per-CPU map hands user space one value per possible CPU, each rounded up to 8 bytes.
+        long userValueSize = isPerCpu(type) ? PerCpu.slotSize(valueSize) * PerCpu.possibleCpus() : valueSize;
+        if (keyCodec.byteSize() != keySize || valueCodec.byteSize() != userValueSize) {
+            throw new IllegalStateException("map " + name + " has key/value size " + keySize + "/" + userValueSize
                     + " bytes, this build expects " + keyCodec.byteSize() + "/" + valueCodec.byteSize()
                     + ": it was created by another Mocket version; remove its pin and restart the agent");
         }
@@ -119,6 +135,16 @@ public final class BpfMap implements AutoCloseable {
             return false;
         }
         Libbpf.check(rc, "bpf_map_lookup_elem", "map " + name);
+        return true;
+    }
+
+    /** Reads one element into {@code value} and deletes it in the same call; false if the key is absent. */
+    boolean lookupAndDelete(MemorySegment key, MemorySegment value) {
+        int rc = libbpf.mapLookupAndDelete(fd, key, value);
+        if (rc == -Errno.ENOENT.number()) {
+            return false;
+        }
+        Libbpf.check(rc, "bpf_map_lookup_and_delete_elem", "map " + name);
         return true;
     }
 

@@ -119,10 +119,12 @@ public final class Libbpf {
     private final MethodHandle mapUpdateElem;
     private final MethodHandle mapLookupElem;
     private final MethodHandle mapDeleteElem;
+    private final MethodHandle mapLookupAndDeleteElem;
     private final MethodHandle mapGetNextKey;
     private final MethodHandle mapLookupBatch;
     private final MethodHandle mapUpdateBatch;
     private final MethodHandle mapDeleteBatch;
+    private final MethodHandle mapCreate;
     private final MethodHandle objPin;
     private final MethodHandle objGet;
     private final MethodHandle objGetInfoByFd;
@@ -169,11 +171,13 @@ public final class Libbpf {
         mapUpdateElem = intCall("bpf_map_update_elem", JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
         mapLookupElem = intCall("bpf_map_lookup_elem", JAVA_INT, ADDRESS, ADDRESS);
         mapDeleteElem = intCall("bpf_map_delete_elem", JAVA_INT, ADDRESS);
+        mapLookupAndDeleteElem = intCall("bpf_map_lookup_and_delete_elem", JAVA_INT, ADDRESS, ADDRESS);
         mapGetNextKey = intCall("bpf_map_get_next_key", JAVA_INT, ADDRESS, ADDRESS);
         mapLookupBatch = intCall("bpf_map_lookup_batch",
                 JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
         mapUpdateBatch = intCall("bpf_map_update_batch", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
         mapDeleteBatch = intCall("bpf_map_delete_batch", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+        mapCreate = intCall("bpf_map_create", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
         objPin = intCall("bpf_obj_pin", JAVA_INT, ADDRESS);
         objGet = intCall("bpf_obj_get", ADDRESS);
         objGetInfoByFd = intCall("bpf_obj_get_info_by_fd", JAVA_INT, ADDRESS, ADDRESS);
@@ -531,6 +535,15 @@ public final class Libbpf {
         }
     }
 
+    /** Reads and deletes one element in one call (hash maps: kernel 5.14+). */
+    int mapLookupAndDelete(int fd, MemorySegment key, MemorySegment value) {
+        try {
+            return (int) mapLookupAndDeleteElem.invokeExact(fd, key, value);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** {@code key} NULL asks for the first key. */
     int mapNextKey(int fd, MemorySegment key, MemorySegment next) {
         try {
@@ -568,6 +581,23 @@ public final class Libbpf {
     // ---------------------------------------------------------------- bpffs and object info
 
     /** Pins a map, program or link fd at a bpffs path. */
+    /**
+     * Creates a map outside any object (tools and tests; the load balancer's maps come from its objects).
+     * Returns a new fd owned by the caller.
+     */
+    public int mapCreate(int mapType, String name, int keySize, int valueSize, int maxEntries) {
+        try (Arena arena = Arena.ofConfined()) {
+            int fd = (int) mapCreate.invokeExact(mapType, arena.allocateFrom(name), keySize, valueSize, maxEntries,
+                    MemorySegment.NULL);
+            check(fd, "bpf_map_create", "map " + name);
+            return fd;
+        } catch (BpfException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     public void objPin(int fd, String path) {
         try (Arena arena = Arena.ofConfined()) {
             check((int) objPin.invokeExact(fd, arena.allocateFrom(path)), "bpf_obj_pin", "pin " + path);

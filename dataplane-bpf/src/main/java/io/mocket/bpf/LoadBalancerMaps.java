@@ -20,19 +20,30 @@ public final class LoadBalancerMaps implements AutoCloseable {
     public static final String BACKEND = "mk_backend";
     public static final String REVERSE_NAT = "mk_revnat";
     public static final String CONNECTION = "mk_connection";
+    public static final String SOCKET = "mk_socket";
 
-    /** One map and the codecs of its key and value: the single place that pairs C maps with Java records. */
-    public record MapSpec(String mapName, BpfCodec<?> key, BpfCodec<?> value) {
+    /**
+     * One map, its kernel type and the codecs of its key and value (one element, as the C struct): the single
+     * place that pairs C maps with Java records. A pin whose type or sizes differ was made by another version.
+     */
+    public record MapSpec(String mapName, int mapType, BpfCodec<?> key, BpfCodec<?> value) {
+
+        /** Whether a pinned map has this spec's type, key size and value size. */
+        boolean matches(BpfMap pinned) {
+            return pinned.type() == mapType && pinned.keySize() == key.byteSize()
+                    && pinned.valueSize() == value.byteSize();
+        }
     }
 
     /** Every map of the load balancer, in pin order. */
     public static final List<MapSpec> SPECS = List.of(
-            new MapSpec(FRONTEND, FrontendKey.CODEC, FrontendValue.CODEC),
-            new MapSpec(SERVICE, ServiceKey.CODEC, ServiceValue.CODEC),
-            new MapSpec(ENDPOINT, EndpointKey.CODEC, EndpointValue.CODEC),
-            new MapSpec(BACKEND, BackendKey.CODEC, BackendValue.CODEC),
-            new MapSpec(REVERSE_NAT, ReverseNatKey.CODEC, ReverseNatValue.CODEC),
-            new MapSpec(CONNECTION, ConnectionKey.CODEC, ConnectionMetrics.CODEC));
+            new MapSpec(FRONTEND, BpfMap.TYPE_HASH, FrontendKey.CODEC, FrontendValue.CODEC),
+            new MapSpec(SERVICE, BpfMap.TYPE_HASH, ServiceKey.CODEC, ServiceValue.CODEC),
+            new MapSpec(ENDPOINT, BpfMap.TYPE_HASH, EndpointKey.CODEC, EndpointValue.CODEC),
+            new MapSpec(BACKEND, BpfMap.TYPE_HASH, BackendKey.CODEC, BackendValue.CODEC),
+            new MapSpec(REVERSE_NAT, BpfMap.TYPE_LRU_HASH, ReverseNatKey.CODEC, ReverseNatValue.CODEC),
+            new MapSpec(CONNECTION, BpfMap.TYPE_PERCPU_HASH, ConnectionKey.CODEC, ConnectionTotals.CODEC),
+            new MapSpec(SOCKET, BpfMap.TYPE_SK_STORAGE, SocketKey.CODEC, SocketState.CODEC));
 
     private final List<BpfMap> owned;
     private final TypedMap<FrontendKey, FrontendValue> frontends;
@@ -40,7 +51,8 @@ public final class LoadBalancerMaps implements AutoCloseable {
     private final TypedMap<EndpointKey, EndpointValue> endpoints;
     private final TypedMap<BackendKey, BackendValue> backends;
     private final TypedMap<ReverseNatKey, ReverseNatValue> reverseNat;
-    private final TypedMap<ConnectionKey, ConnectionMetrics> connections;
+    private final TypedMap<ConnectionKey, ConnectionTotals> connections;
+    private final TypedMap<SocketKey, SocketState> sockets;
 
     LoadBalancerMaps(Map<String, BpfMap> maps, List<BpfMap> owned) {
         this.owned = List.copyOf(owned);
@@ -49,7 +61,8 @@ public final class LoadBalancerMaps implements AutoCloseable {
         this.endpoints = require(maps, ENDPOINT).typed(EndpointKey.CODEC, EndpointValue.CODEC);
         this.backends = require(maps, BACKEND).typed(BackendKey.CODEC, BackendValue.CODEC);
         this.reverseNat = require(maps, REVERSE_NAT).typed(ReverseNatKey.CODEC, ReverseNatValue.CODEC);
-        this.connections = require(maps, CONNECTION).typed(ConnectionKey.CODEC, ConnectionMetrics.CODEC);
+        this.connections = require(maps, CONNECTION).typed(ConnectionKey.CODEC, ConnectionTotals.PER_CPU);
+        this.sockets = require(maps, SOCKET).typed(SocketKey.CODEC, SocketState.CODEC);
     }
 
     /**
@@ -97,14 +110,22 @@ public final class LoadBalancerMaps implements AutoCloseable {
         return backends;
     }
 
-    /** Socket cookie and backend to the VIP dialled (written by the programs). */
+    /** Socket cookie and backend to the VIP sent to, for unconnected UDP (written by sendmsg). */
     public TypedMap<ReverseNatKey, ReverseNatValue> reverseNat() {
         return reverseNat;
     }
 
-    /** Socket cookie to connection metrics (written by sockops). */
-    public TypedMap<ConnectionKey, ConnectionMetrics> connections() {
+    /**
+     * Direction, service and address pair to connection counters (added to by sockops; per-CPU, read as
+     * sums).
+     */
+    public TypedMap<ConnectionKey, ConnectionTotals> connections() {
         return connections;
+    }
+
+    /** Socket storage of the programs, reachable from user space only with a socket fd of this process. */
+    public TypedMap<SocketKey, SocketState> sockets() {
+        return sockets;
     }
 
     /**

@@ -23,6 +23,11 @@ import java.util.Map;
  * {@link #maps()} are.
  *
  * <p>Pin layout: {@code <pinDir>/<map name>} for maps, {@code <pinDir>/links/<program name>} for links.
+ *
+ * <p>Upgrades: a pinned map whose type or key/value size differs from this version's (its layout changed)
+ * is unpinned and created anew, empty; a pinned {@code mk_*} map this version no longer has is unpinned.
+ * Programs of the old version keep their maps until their links switch to the new programs in
+ * {@link #attach}; the kernel frees an old map once nothing holds it.
  */
 public final class SocketLoadBalancer implements AutoCloseable {
 
@@ -32,6 +37,7 @@ public final class SocketLoadBalancer implements AutoCloseable {
     /** The packaged objects, one per hook; the first to load creates and pins the shared maps. */
     static final List<String> OBJECTS = List.of("connect", "sendmsg", "recvmsg", "getpeername", "sockops");
 
+    private static final System.Logger LOG = System.getLogger(SocketLoadBalancer.class.getName());
     private static final String RESOURCE_DIR = "/io/mocket/bpf/programs/";
     private static final String LINKS = "links";
 
@@ -71,6 +77,7 @@ public final class SocketLoadBalancer implements AutoCloseable {
             throw new UncheckedIOException("cannot create pin directory " + pinDir
                     + ": is bpffs mounted above it? mount -t bpf bpf /sys/fs/bpf", e);
         }
+        retireOutdatedPins(libbpf, pinDir);
         List<BpfObject> objects = new ArrayList<>();
         try {
             for (String name : OBJECTS) {
@@ -96,6 +103,46 @@ public final class SocketLoadBalancer implements AutoCloseable {
             objects.forEach(BpfObject::close);
             throw e;
         }
+    }
+
+    /**
+     * Unpins maps another version left that this one cannot adopt: a map of a known name whose type or sizes
+     * differ (libbpf would refuse to reuse it and the load would fail), and {@code mk_*} maps this version
+     * does not have. Returns the names unpinned.
+     */
+    static List<String> retireOutdatedPins(Libbpf libbpf, Path pinDir) {
+        List<String> retired = new ArrayList<>();
+        List<String> known = LoadBalancerMaps.SPECS.stream().map(LoadBalancerMaps.MapSpec::mapName).toList();
+        for (LoadBalancerMaps.MapSpec spec : LoadBalancerMaps.SPECS) {
+            Path pin = pinDir.resolve(spec.mapName());
+            if (!Files.exists(pin)) {
+                continue;
+            }
+            String found;
+            try (BpfMap pinned = BpfMap.openPinned(libbpf, pin)) {
+                if (spec.matches(pinned)) {
+                    continue;
+                }
+                found = "type " + pinned.type() + ", key " + pinned.keySize() + " B, value " + pinned.valueSize()
+                        + " B";
+            }
+            LOG.log(System.Logger.Level.WARNING, "map pin " + pin + " has an old layout (" + found + "; this version: type "
+                    + spec.mapType() + ", key " + spec.key().byteSize() + " B, value " + spec.value().byteSize()
+                    + " B): unpinning it, a new empty map replaces it");
+            delete(pin);
+            retired.add(spec.mapName());
+        }
+        if (Files.isDirectory(pinDir)) {
+            for (Path pin : list(pinDir)) {
+                String name = pin.getFileName().toString();
+                if (name.startsWith("mk_") && !known.contains(name) && !Files.isDirectory(pin)) {
+                    LOG.log(System.Logger.Level.INFO, "map pin " + pin + " belongs to an older version: unpinning it");
+                    delete(pin);
+                    retired.add(name);
+                }
+            }
+        }
+        return retired;
     }
 
     /** Fails early, with the mount command, when pins could not be created (libbpf would only say EINVAL). */

@@ -60,6 +60,20 @@ public final class TypedMap<K, V> {
         }
     }
 
+    /**
+     * Reads and deletes a key in one call, so nothing written before the delete is lost; empty if the
+     * key is absent.
+     */
+    public Optional<V> take(K key) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment value = arena.allocate(valueCodec.layout());
+            if (!map.lookupAndDelete(encodeKey(key, arena), value)) {
+                return Optional.empty();
+            }
+            return Optional.of(valueCodec.decode(value));
+        }
+    }
+
     /** Every key, walked with get_next_key (a key deleted meanwhile may restart the walk in the kernel). */
     public List<K> keys() {
         List<K> keys = new ArrayList<>();

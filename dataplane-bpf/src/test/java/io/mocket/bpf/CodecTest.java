@@ -44,9 +44,34 @@ class CodecTest {
         roundTrip(BackendValue.CODEC, new BackendValue(v4, false));
         roundTrip(ReverseNatKey.CODEC, new ReverseNatKey(-1L, v4, 8080));
         roundTrip(ReverseNatValue.CODEC, new ReverseNatValue(v6, 80));
-        roundTrip(ConnectionKey.CODEC, new ConnectionKey(1234567890123L));
-        roundTrip(ConnectionMetrics.CODEC, new ConnectionMetrics(1, 2, 3, 4, new InetSocketAddress(v4, 40000),
-                new InetSocketAddress(v6, 443), 42, ConnectionMetrics.Direction.PASSIVE, 7));
+        roundTrip(ConnectionKey.CODEC, new ConnectionKey(ConnectionKey.Direction.PASSIVE, 0, v4, v4));
+        roundTrip(ConnectionKey.CODEC, new ConnectionKey(ConnectionKey.Direction.ACTIVE, -3, v6, v4));
+        roundTrip(ConnectionTotals.CODEC, new ConnectionTotals(1, 2, 3, -4));
+        roundTrip(SocketKey.CODEC, new SocketKey(17));
+        roundTrip(SocketState.CODEC, new SocketState(new InetSocketAddress(v4, 80), new InetSocketAddress(v4, 8080),
+                42, 1));
+    }
+
+    @Test
+    void perCpuValuesAreReadAsTheSumOfEveryCpusCopy() {
+        BpfCodec<ConnectionTotals> threeCpus = PerCpu.summing(ConnectionTotals.CODEC, 3, ConnectionTotals::plus);
+        assertEquals(3 * 32, threeCpus.byteSize());
+        byte[] bytes = new byte[3 * 32];
+        for (int cpu = 0; cpu < 3; cpu++) {
+            byte[] one = ConnectionTotals.CODEC.toBytes(new ConnectionTotals(cpu + 1, cpu, 10L * cpu, 100));
+            System.arraycopy(one, 0, bytes, cpu * 32, 32);
+        }
+        assertEquals(new ConnectionTotals(6, 3, 30, 300), threeCpus.fromBytes(bytes));
+        // Written values go to CPU 0's copy, the others are zero, so reading back gives the value.
+        ConnectionTotals v = new ConnectionTotals(5, 4, 3, 2);
+        assertEquals(v, threeCpus.fromBytes(threeCpus.toBytes(v)));
+
+        // A 4-byte value takes 8 per CPU: the kernel rounds each copy up to 8 bytes.
+        assertEquals(16, PerCpu.summing(SocketKey.CODEC, 2, (a, b) -> a).byteSize());
+        assertEquals(4, PerCpu.parseCpuList("0-3"));
+        assertEquals(6, PerCpu.parseCpuList("0,2-5"));
+        assertEquals(1, PerCpu.parseCpuList("0"));
+        assertThrows(IllegalArgumentException.class, () -> PerCpu.parseCpuList("x"));
     }
 
     @Test

@@ -213,58 +213,81 @@ class SocketLoadBalancerTest {
     @Order(10)
     void sockopsCountsTheBytesOfAConnection() throws Exception {
         int bytes = 100_000;
+        Map<ConnectionKey, ConnectionTotals> before = lb.maps().connections().entries();
         String r = client.call("tcp 4 198.51.100.10 80 " + bytes);
         expectOk(r);
-        long cookie = Long.parseUnsignedLong(field(r, "cookie"));
         String backend = field(r, "backend");
         int greeting = backend.length() + 1;
 
-        ConnectionMetrics m = awaitClosed(cookie);
-        assertEquals(ConnectionMetrics.Direction.ACTIVE, m.direction(), m.toString());
-        assertEquals(SVC_TCP, m.serviceId(), m.toString());
-        assertEquals(new InetSocketAddress(ip(backend.substring(0, backend.indexOf(':'))), 8080), m.remote(),
-                m.toString());
-        assertEquals(ip("192.0.2.1"), m.local().getAddress(), m.toString());
+        ConnectionKey key = new ConnectionKey(ConnectionKey.Direction.ACTIVE, SVC_TCP, ip("192.0.2.1"),
+                ip(backend.substring(0, backend.indexOf(':'))));
+        ConnectionTotals m = awaitClosed(key, before);
+        assertEquals(1, m.opened(), m.toString());
+        assertEquals(1, m.closed(), m.toString());
         // The counters are the kernel's sequence-space octets: payload plus one for a SYN and one for
         // each FIN once acknowledged. We send the payload; we receive the greeting and the echo.
         assertTrue(m.bytesSent() >= bytes && m.bytesSent() <= bytes + 2, m.toString());
         assertTrue(m.bytesReceived() >= bytes + greeting && m.bytesReceived() <= bytes + greeting + 1, m.toString());
-        assertTrue(m.closedNanos() >= m.openedNanos(), m.toString());
-        // Closing removed the socket's reverse NAT entry.
-        assertTrue(lb.maps().reverseNat().keys().stream().noneMatch(k -> k.cookie() == cookie),
-                "reverse NAT entry of a closed socket is gone");
+        Map<ConnectionKey, ConnectionTotals> after = lb.maps().connections().entries();
+        for (Map.Entry<ConnectionKey, ConnectionTotals> e : after.entrySet()) {
+            if (!e.getKey().equals(key)) {
+                assertEquals(before.getOrDefault(e.getKey(), ConnectionTotals.ZERO), e.getValue(),
+                        "one connection adds to its own key only: " + e.getKey());
+            }
+        }
+        // Nothing per connection is left in a hash map: the VIP lived in the socket's storage.
+        assertTrue(lb.maps().reverseNat().keys().stream().noneMatch(k -> k.port() == 8080),
+                "TCP connections leave no reverse NAT entry: " + lb.maps().reverseNat().keys());
     }
 
     @Test
     @Order(10)
     void sockopsAttributesIpv6AndMappedConnectionsToTheirService() throws Exception {
+        Map<ConnectionKey, ConnectionTotals> before = lb.maps().connections().entries();
         String r6 = client.call("tcp 6 2001:db8:100::10 80 10");
         expectOk(r6);
-        ConnectionMetrics m6 = awaitClosed(Long.parseUnsignedLong(field(r6, "cookie")));
-        assertEquals(SVC_TCP6, m6.serviceId(), m6.toString());
-        assertEquals(new InetSocketAddress(ip("2001:db8:1::2"), 8080), m6.remote(), m6.toString());
-        assertEquals(ip("2001:db8:1::1"), m6.local().getAddress(), m6.toString());
+        ConnectionTotals m6 = awaitClosed(new ConnectionKey(ConnectionKey.Direction.ACTIVE, SVC_TCP6,
+                ip("2001:db8:1::1"), ip("2001:db8:1::2")), before);
+        assertEquals(new ConnectionTotals(1, 1, m6.bytesSent(), m6.bytesReceived()), m6);
 
-        // A dual-stack socket on an IPv4 VIP: the kernel keeps the mapped form, the metrics show IPv4.
+        // A dual-stack socket on an IPv4 VIP: the kernel keeps the mapped form, the counters show IPv4.
+        before = lb.maps().connections().entries();
         String mapped = client.call("tcp 6 198.51.100.10 80 10");
         expectOk(mapped);
-        ConnectionMetrics mm = awaitClosed(Long.parseUnsignedLong(field(mapped, "cookie")));
-        assertEquals(SVC_TCP, mm.serviceId(), mm.toString());
-        assertEquals(ip("192.0.2.1"), mm.local().getAddress(), mm.toString());
-        assertEquals(8080, mm.remote().getPort(), mm.toString());
+        String backend = field(mapped, "backend");
+        ConnectionTotals mm = awaitClosed(new ConnectionKey(ConnectionKey.Direction.ACTIVE, SVC_TCP, ip("192.0.2.1"),
+                ip(backend.substring(0, backend.indexOf(':')))), before);
+        assertEquals(1, mm.opened(), mm.toString());
+        assertEquals(1, mm.closed(), mm.toString());
     }
 
-    private ConnectionMetrics awaitClosed(long cookie) throws InterruptedException {
+    @Test
+    @Order(10)
+    void sockopsCountsConnectionsToNoVipWithoutAService() throws Exception {
+        Map<ConnectionKey, ConnectionTotals> before = lb.maps().connections().entries();
+        String r = client.call("tcp 4 192.0.2.3 8080 10");
+        expectOk(r);
+        assertEquals("4/192.0.2.3/8080", field(r, "peer"), "no VIP, nothing to restore: " + r);
+        ConnectionTotals m = awaitClosed(new ConnectionKey(ConnectionKey.Direction.ACTIVE, 0, ip("192.0.2.1"),
+                ip("192.0.2.3")), before);
+        assertEquals(1, m.opened(), m.toString());
+        assertEquals(1, m.closed(), m.toString());
+    }
+
+    /** What one key gained since {@code before}, once a connection closed on it. */
+    private ConnectionTotals awaitClosed(ConnectionKey key, Map<ConnectionKey, ConnectionTotals> before)
+            throws InterruptedException {
+        ConnectionTotals start = before.getOrDefault(key, ConnectionTotals.ZERO);
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        Optional<ConnectionMetrics> m = Optional.empty();
+        ConnectionTotals delta = ConnectionTotals.ZERO;
         while (System.nanoTime() < deadline) {
-            m = lb.maps().connections().get(new ConnectionKey(cookie));
-            if (m.isPresent() && m.get().closed()) {
-                return m.get();
+            delta = lb.maps().connections().get(key).orElse(start).minus(start);
+            if (delta.closed() > 0) {
+                return delta;
             }
             Thread.sleep(50);
         }
-        return fail("connection " + cookie + " not closed in the metrics map: " + m);
+        return fail("no connection closed on " + key + ": " + delta + ", map " + lb.maps().connections().entries());
     }
 
     @Test
@@ -319,6 +342,18 @@ class SocketLoadBalancerTest {
                     pinned.frontends().get(new FrontendKey(ip("198.51.100.10"), 80, L4Protocol.TCP)));
         }
 
+        // An older version's maps: the connection map in another layout, and a map this version does not have.
+        Path connectionPin = pinDir.resolve(LoadBalancerMaps.CONNECTION);
+        Files.delete(connectionPin);
+        for (String name : List.of(LoadBalancerMaps.CONNECTION, "mk_retired_map")) {
+            int fd = libbpf.mapCreate(BpfMap.TYPE_LRU_HASH, name, 8, 80, 1024);
+            try {
+                libbpf.objPin(fd, pinDir.resolve(name).toString());
+            } finally {
+                Libc.close(fd);
+            }
+        }
+
         // A program an older version attached under a name this version no longer has.
         Path retiredPin = pinDir.resolve("links").resolve("mk_retired");
         try (BpfObject old = BpfObject.open(libbpf, "recvmsg", SocketLoadBalancer.packagedObject("recvmsg"), pinDir)) {
@@ -345,9 +380,19 @@ class SocketLoadBalancerTest {
             assertEquals(SocketLoadBalancer.cgroupId(host.cgroup), after.get(i).cgroupId());
         }
         assertFalse(Files.exists(retiredPin), "the retired program's link is removed");
+        assertFalse(Files.exists(pinDir.resolve("mk_retired_map")), "the retired map's pin is removed");
+        assertEquals(BpfMap.TYPE_PERCPU_HASH, lb.maps().connections().map().type(),
+                "the old-layout connection map was replaced");
         assertEquals(Optional.of(new FrontendValue(SVC_TCP)),
                 lb.maps().frontends().get(new FrontendKey(ip("198.51.100.10"), 80, L4Protocol.TCP)));
-        expectOk(client.call("tcp 4 198.51.100.10 80 10"));
+        Map<ConnectionKey, ConnectionTotals> counted = lb.maps().connections().entries();
+        String again = client.call("tcp 4 198.51.100.10 80 10");
+        expectOk(again);
+        assertEquals("4/198.51.100.10/80", field(again, "peer"), again);
+        String backend = field(again, "backend");
+        ConnectionTotals m = awaitClosed(new ConnectionKey(ConnectionKey.Direction.ACTIVE, SVC_TCP, ip("192.0.2.1"),
+                ip(backend.substring(0, backend.indexOf(':')))), counted);
+        assertEquals(1, m.closed(), "the new connection map counts: " + m);
 
         // Removal detaches: the VIP is an unknown, unroutable address again.
         List<Integer> attachTypes = lb.programs().stream().map(BpfProgram::attachType).toList();

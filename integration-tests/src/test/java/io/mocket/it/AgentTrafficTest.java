@@ -59,12 +59,15 @@ class AgentTrafficTest {
 
     @AfterEach
     void removeCluster() {
-        if (mesh != null) {
-            mesh.close();
+        if (mesh == null) {
+            return;
         }
+        // This test's own cluster only: on a shared machine another run may hold namespaces of the same prefix.
+        String id = mesh.cluster.id();
+        mesh.close();
         List<String> ours = HostCommand.runQuietly("ip", "netns", "list").lines()
-                .filter(l -> l.startsWith(PREFIX)).toList();
-        assertEquals(List.of(), ours, "no namespace of the prefix " + PREFIX + " is left");
+                .filter(l -> l.startsWith(id + "-")).toList();
+        assertEquals(List.of(), ours, "no namespace of cluster " + id + " is left");
     }
 
     private MeshService echo(List<Pod> endpoints) {

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.mocket.bpf.ConnectionKey;
-import io.mocket.bpf.ConnectionMetrics;
+import io.mocket.bpf.ConnectionTotals;
 import io.mocket.bpf.L4Protocol;
 import io.mocket.bpf.LoadBalancerMaps;
 import java.io.IOException;
@@ -169,8 +169,8 @@ class ServiceTrafficTest {
 
         try (LoadBalancerMaps clientNode = LoadBalancerMaps.openPinned(mesh.libbpf, mesh.client.node().pinDirectory());
              LoadBalancerMaps serverNode = LoadBalancerMaps.openPinned(mesh.libbpf, mesh.echoB.node().pinDirectory())) {
-            Set<ConnectionKey> clientBefore = new HashSet<>(clientNode.connections().keys());
-            Set<ConnectionKey> serverBefore = new HashSet<>(serverNode.connections().keys());
+            Map<ConnectionKey, ConnectionTotals> clientBefore = clientNode.connections().entries();
+            Map<ConnectionKey, ConnectionTotals> serverBefore = serverNode.connections().entries();
 
             String r = mesh.client("tcp-many " + ECHO_VIP + " 80 " + connections + " " + bytes);
             expectOk(r);
@@ -178,55 +178,63 @@ class ServiceTrafficTest {
             assertEquals(Long.toString((long) connections * bytes), field(r, "echoed"), r);
 
             Set<InetAddress> backendIps = Set.of(mesh.echoB.address(), mesh.echoC.address());
-            List<ConnectionMetrics> active = awaitClosed(clientNode, clientBefore, connections,
-                    m -> m.local().getAddress().equals(mesh.client.address()));
-            for (ConnectionMetrics m : active) {
-                assertEquals(ConnectionMetrics.Direction.ACTIVE, m.direction(), m.toString());
-                assertTrue(m.serviceId() != 0, "attributed to the service dialled: " + m);
-                assertTrue(backendIps.contains(m.remote().getAddress()) && m.remote().getPort() == ECHO_PORT,
-                        "the backend, not the VIP: " + m);
-                // Sequence-space octets: payload, plus one each for the SYN and the FIN we sent.
-                assertTrue(m.bytesSent() >= bytes && m.bytesSent() <= bytes + 2, m.toString());
-                assertTrue(m.bytesReceived() >= bytes + greeting && m.bytesReceived() <= bytes + greeting + 1,
-                        m.toString());
+            Map<ConnectionKey, ConnectionTotals> active = awaitClosed(clientNode, clientBefore, connections,
+                    k -> k.local().equals(mesh.client.address()));
+            for (ConnectionKey k : active.keySet()) {
+                assertEquals(ConnectionKey.Direction.ACTIVE, k.direction(), k.toString());
+                assertTrue(k.serviceId() != 0, "attributed to the service dialled: " + k);
+                assertTrue(backendIps.contains(k.remote()), "the backend, not the VIP: " + k);
             }
-            long sent = active.stream().mapToLong(ConnectionMetrics::bytesSent).sum();
-            assertTrue(sent >= (long) connections * bytes && sent <= (long) connections * (bytes + 2),
-                    "client node counted " + sent + " bytes sent for " + connections + " x " + bytes);
+            ConnectionTotals a = sum(active);
+            assertEquals(connections, a.opened(), active.toString());
+            // Sequence-space octets: payload, plus one each for the SYN and the FIN we sent.
+            assertTrue(a.bytesSent() >= (long) connections * bytes && a.bytesSent() <= (long) connections * (bytes + 2),
+                    "client node counted " + a + " for " + connections + " x " + bytes);
+            assertTrue(a.bytesReceived() >= (long) connections * (bytes + greeting)
+                    && a.bytesReceived() <= (long) connections * (bytes + greeting + 1), a.toString());
 
             // The backends' node saw the same connections from the accepting side.
-            List<ConnectionMetrics> passive = awaitClosed(serverNode, serverBefore, connections,
-                    m -> m.remote().getAddress().equals(mesh.client.address()));
-            for (ConnectionMetrics m : passive) {
-                assertEquals(ConnectionMetrics.Direction.PASSIVE, m.direction(), m.toString());
-                assertTrue(backendIps.contains(m.local().getAddress()), m.toString());
-                assertTrue(m.bytesReceived() >= bytes && m.bytesReceived() <= bytes + 2, m.toString());
+            Map<ConnectionKey, ConnectionTotals> passive = awaitClosed(serverNode, serverBefore, connections,
+                    k -> k.remote().equals(mesh.client.address()));
+            for (ConnectionKey k : passive.keySet()) {
+                assertEquals(ConnectionKey.Direction.PASSIVE, k.direction(), k.toString());
+                assertEquals(0, k.serviceId(), "only the client's node knows the VIP: " + k);
+                assertTrue(backendIps.contains(k.local()), k.toString());
             }
-            long received = passive.stream().mapToLong(ConnectionMetrics::bytesReceived).sum();
-            assertTrue(received >= (long) connections * bytes && received <= (long) connections * (bytes + 2),
-                    "server node counted " + received + " bytes received");
+            ConnectionTotals p = sum(passive);
+            assertEquals(connections, p.opened(), passive.toString());
+            assertTrue(p.bytesReceived() >= (long) connections * bytes
+                    && p.bytesReceived() <= (long) connections * (bytes + 2), "server node counted " + p);
         }
     }
 
-    /** The new entries that match, once there are {@code expected} of them and all are closed (bounded wait). */
-    private static List<ConnectionMetrics> awaitClosed(LoadBalancerMaps maps, Set<ConnectionKey> before, int expected,
-                                                       java.util.function.Predicate<ConnectionMetrics> ours)
-            throws InterruptedException {
+    private static ConnectionTotals sum(Map<ConnectionKey, ConnectionTotals> counters) {
+        return counters.values().stream().reduce(ConnectionTotals.ZERO, ConnectionTotals::plus);
+    }
+
+    /**
+     * What the matching counters gained since {@code before}, once {@code expected} connections closed on
+     * them (bounded wait).
+     */
+    private static Map<ConnectionKey, ConnectionTotals> awaitClosed(LoadBalancerMaps maps,
+            Map<ConnectionKey, ConnectionTotals> before, int expected,
+            java.util.function.Predicate<ConnectionKey> ours) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-        List<ConnectionMetrics> found = List.of();
+        Map<ConnectionKey, ConnectionTotals> gained = Map.of();
         while (System.nanoTime() < deadline) {
-            found = maps.connections().entries().entrySet().stream()
-                    .filter(e -> !before.contains(e.getKey()))
-                    .map(Map.Entry::getValue)
-                    .filter(ours)
-                    .toList();
-            if (found.size() == expected && found.stream().allMatch(ConnectionMetrics::closed)) {
-                return found;
+            gained = new java.util.HashMap<>();
+            for (Map.Entry<ConnectionKey, ConnectionTotals> e : maps.connections().entries().entrySet()) {
+                ConnectionTotals d = e.getValue().minus(before.getOrDefault(e.getKey(), ConnectionTotals.ZERO));
+                if (ours.test(e.getKey()) && !d.equals(ConnectionTotals.ZERO)) {
+                    gained.put(e.getKey(), d);
+                }
+            }
+            if (sum(gained).closed() >= expected) {
+                return gained;
             }
             Thread.sleep(50);
         }
-        return fail("expected " + expected + " closed connections in the metrics map, found " + found.size()
-                + ": " + found);
+        return fail("expected " + expected + " closed connections in the counters, found " + gained);
     }
 
     // ------------------------------------------------------------------ helpers
