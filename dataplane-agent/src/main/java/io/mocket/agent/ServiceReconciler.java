@@ -40,7 +40,9 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     private static final System.Logger log = System.getLogger(ServiceReconciler.class.getName());
 
     /**
-     * @param debounce quiet time after a change before a pass starts, so a burst of responses costs one pass
+     * @param debounce quiet time after a change before a pass starts when the change comes during or within this time
+     *                 after the previous pass, so a burst of responses costs one pass; a change after a longer quiet
+     *                 period is applied at once
      * @param maxDelay longest a pass waits behind a stream of changes
      * @param retry    how soon a pass is retried after a kernel error or while resources do not fit
      */
@@ -87,6 +89,10 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     private boolean dirty;
     private long firstSignalNanos;
     private long lastSignalNanos;
+    /** When the last pass of the loop ended (signalLock); a change long after it is applied without waiting. */
+    private long lastPassEndNanos = System.nanoTime() - Duration.ofDays(1).toNanos();
+    /** When the loop's current or last pass started (for the benchmark's breakdown). */
+    private volatile long passStartNanos;
     private boolean closed;
     private Thread thread;
 
@@ -109,6 +115,11 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
         thread = Thread.ofPlatform().name("mocket-reconciler").daemon().start(this::loop);
         signal();
         return this;
+    }
+
+    /** {@link System#nanoTime()} when the loop last started a pass (after any debounce wait). */
+    public long lastPassStartNanos() {
+        return passStartNanos;
     }
 
     /** The last pass, if any. */
@@ -451,8 +462,11 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                         long waitMs = retryAt == 0 ? 0 : Math.max(1, (retryAt - System.nanoTime()) / 1_000_000);
                         signalLock.wait(waitMs);
                     }
-                    // Debounce: wait for a quiet moment, but not longer than maxDelay after the first change.
-                    while (!closed && dirty) {
+                    // Debounce. The first change after a quiet period goes at once: a lone push should not wait.
+                    // Changes that come while a pass runs or soon after one are a burst: wait for a quiet moment
+                    // (debounce after the last change), but not longer than maxDelay after the first.
+                    boolean idle = firstSignalNanos - lastPassEndNanos >= settings.debounce().toNanos();
+                    while (!closed && dirty && !idle) {
                         long now = System.nanoTime();
                         long quietAt = lastSignalNanos + settings.debounce().toNanos();
                         long latest = firstSignalNanos + settings.maxDelay().toNanos();
@@ -474,8 +488,12 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
             if (!snapshot.synced(ResourceKind.ADDRESS)) {
                 continue; // an empty or partial store must not delete what the kernel serves
             }
+            passStartNanos = System.nanoTime();
             try {
                 Pass pass = pass(snapshot);
+                synchronized (signalLock) {
+                    lastPassEndNanos = System.nanoTime();
+                }
                 complete(pass.generation(), pass.failures(), null);
                 retryAt = pass.failures().isEmpty() ? 0 : System.nanoTime() + settings.retry().toNanos();
                 backoff = Duration.ofMillis(500);
@@ -483,6 +501,9 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                 log.log(System.Logger.Level.ERROR, "reconcile of generation " + snapshot.generation()
                         + " failed; retrying in " + backoff.toMillis() + " ms", e);
                 complete(snapshot.generation(), null, e);
+                synchronized (signalLock) {
+                    lastPassEndNanos = System.nanoTime();
+                }
                 retryAt = System.nanoTime() + backoff.toNanos();
                 backoff = backoff.multipliedBy(2).compareTo(settings.retry()) > 0 ? settings.retry()
                         : backoff.multipliedBy(2);
