@@ -62,10 +62,17 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
      * @param synced     the kinds the applied snapshot held in full
      * @param full       whether every service was recomputed and diffed (start, after a kernel error, locality move)
      * @param servicePorts service ports recomputed and diffed against the kernel
+     * @param desiredTook  of {@code took}: recomputing the desired content of the touched services
+     * @param planTook     of {@code took}: diffing them against the kernel view (the rest is map writes)
+     * @param cpu          CPU time of the pass's thread (user and system), which a busy machine does not inflate
      */
     public record Pass(long generation, int writes, Map<String, String> failures, Duration took,
-                       Set<ResourceKind> synced, boolean full, int servicePorts) {
+                       Set<ResourceKind> synced, boolean full, int servicePorts, Duration desiredTook,
+                       Duration planTook, Duration cpu) {
     }
+
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
 
     private final NodeState state;
     private final LoadBalancerMaps maps;
@@ -161,12 +168,14 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     private Pass pass(NodeState.Snapshot snapshot) {
         synchronized (passLock) {
             long start = System.nanoTime();
+            long cpuStart = THREADS.getCurrentThreadCpuTime();
             if (kernel == null) {
                 kernel = KernelView.read(maps);
                 desired.invalidate();
             }
             NodeState.Changes changes = state.changesSince(plannedGeneration, snapshot.generation());
             DesiredView.Update update = desired.update(snapshot, changes, failuresByService.keySet());
+            long desiredDone = System.nanoTime();
             ReconcilePlan plan = ReconcilePlan.compute(update.ports(), update.removedKeys(), update.problems(),
                     update.full(), desired::healthy, kernel, serviceIds, backendIds, ReconcilePlan.Capacity.of(maps));
             if (update.full()) {
@@ -176,6 +185,7 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
             }
             plan.failuresByService().forEach((name, f) -> failuresByService.put(name, new TreeMap<>(f)));
             plan.fullMaps().forEach(metrics::mapFull);
+            long planDone = System.nanoTime();
             int writes;
             try {
                 writes = execute(plan);
@@ -195,7 +205,9 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
             Map<String, String> failures = new TreeMap<>(ReconcilePlan.flatten(failuresByService));
             Duration took = Duration.ofNanos(System.nanoTime() - start);
             Pass pass = new Pass(snapshot.generation(), writes, Map.copyOf(failures), took, snapshot.synced(),
-                    update.full(), update.ports().size() + update.removedKeys().size());
+                    update.full(), update.ports().size() + update.removedKeys().size(),
+                    Duration.ofNanos(desiredDone - start), Duration.ofNanos(planDone - desiredDone),
+                    Duration.ofNanos(THREADS.getCurrentThreadCpuTime() - cpuStart));
             lastPass = pass;
             metrics.reconciled(took.toNanos() / 1e9, writes, failures.size());
             if (writes > 0 || !failures.isEmpty()) {
