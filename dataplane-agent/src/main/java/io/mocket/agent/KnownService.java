@@ -41,7 +41,7 @@ public record KnownService(String name, String version, String namespace, String
             vips.add(new Vip(pool.intern(a.getNetwork()), KnownWorkload.address(a.getAddress())));
         }
         LoadBalancing lb = s.getLoadBalancing();
-        return new KnownService(name, pool.intern(version), pool.intern(s.getNamespace()), s.getHostname(),
+        return new KnownService(name, version, pool.intern(s.getNamespace()), s.getHostname(),
                 List.copyOf(vips), KnownWorkload.ports(s.getPortsList(), pool), lb.getMode(),
                 pool.intern(List.copyOf(lb.getRoutingPreferenceList())),
                 lb.getHealthPolicy() == LoadBalancing.HealthPolicy.ALLOW_ALL);

@@ -67,7 +67,7 @@ public record KnownWorkload(String uid, String version, String name, String name
             }
             services = Map.copyOf(m);
         }
-        return new KnownWorkload(uid, pool.intern(version), w.getName(), pool.intern(w.getNamespace()),
+        return new KnownWorkload(uid, version, w.getName(), pool.intern(w.getNamespace()),
                 List.copyOf(addresses), pool.intern(w.getNode()), pool.intern(w.getNetwork()),
                 pool.intern(w.getClusterId()), w.getStatus() != WorkloadStatus.UNHEALTHY,
                 w.hasLocality() ? pool.intern(w.getLocality()) : null, services, pool.intern(w.getWorkloadName()),
