@@ -41,6 +41,8 @@ final class AgentBenchmark {
     static final Duration WAIT = Duration.ofSeconds(120);
     /** Rounds that warm the JIT (the first passes run interpreted and in C1): reported, not in the percentiles. */
     static final int WARM_UP = 3;
+    /** Single-pod changes measured after the large ones. */
+    static final int SINGLE_CHANGES = 20;
 
     /**
      * The JVM flags a node would ship the agent with; memory is measured with exactly these unless the system
@@ -123,13 +125,18 @@ final class AgentBenchmark {
     static List<Workload> workloads(int shift) {
         List<Workload> out = new ArrayList<>(PODS);
         for (int j = 0; j < PODS; j++) {
-            int service = (j / BACKENDS_PER_SERVICE + shift) % SERVICES;
-            String ip = "10.244." + (j / 250) + "." + (j % 250 + 1);
-            String podNs = ns(j / BACKENDS_PER_SERVICE);
-            Workload.Builder w = Mesh.pod(podNs, "pod-" + j, "node-" + (j % NODES), "r1/z" + (j % 3), List.of(ip));
-            out.add(Mesh.member(w, Mesh.serviceName(ns(service), "svc-" + service)).build());
+            out.add(workload(j, shift));
         }
         return out;
+    }
+
+    /** Pod j, member of service (j/10 + shift) mod 1000. */
+    static Workload workload(int j, int shift) {
+        int service = (j / BACKENDS_PER_SERVICE + shift) % SERVICES;
+        String ip = "10.244." + (j / 250) + "." + (j % 250 + 1);
+        String podNs = ns(j / BACKENDS_PER_SERVICE);
+        Workload.Builder w = Mesh.pod(podNs, "pod-" + j, "node-" + (j % NODES), "r1/z" + (j % 3), List.of(ip));
+        return Mesh.member(w, Mesh.serviceName(ns(service), "svc-" + service)).build();
     }
 
     // ---- 1. endpoint changes, commit to ACK ----
@@ -140,6 +147,7 @@ final class AgentBenchmark {
                 "--cgroup", sandbox.cgroup.toString(), "--admin-address", "127.0.0.1", "--admin-port", "0"};
         // {commit-to-ACK, pass, writes, responses, arrival-to-ACK, arrival-to-applied, applied-to-pass, pass-end-to-ACK}
         List<long[]> samples = new ArrayList<>();
+        List<long[]> single = new ArrayList<>(); // {commit-to-ACK, pass, writes, service ports, pass CPU}
         int code = Agent.run(args, Map.of(), System.err, System.err, agent -> {
             awaitUntil("the in-process agent is ready", () -> agent.notReady().isEmpty());
             // nanoTime when the store published its last generation (end of decode + NodeState.apply)
@@ -189,6 +197,26 @@ final class AgentBenchmark {
                         pass.planTook().toNanos() / 1e6, pass.writes(), pass.cpu().toNanos() / 1e6,
                         (acked - passEnd) / 1e6, seen[1]);
             }
+            // 1b. One pod moves to the next service (2 service ports of the service it leaves, 2 of the one it
+            // joins): what a single endpoint change costs once the mesh is in place.
+            for (int k = 0; k < SINGLE_CHANGES; k++) {
+                int j = 37 * k % PODS;
+                Workload moved = workload(j, rounds + 1 + k);
+                XdsClient.Exchange before = last(agent.xds().exchanges());
+                long start = System.nanoTime();
+                cp.commit(List.of(moved), Set.of());
+                awaitUntil("the pod's update is ACKed", () -> {
+                    XdsClient.Exchange e = last(agent.xds().exchanges());
+                    if (e != before && !e.acked()) {
+                        throw new IllegalStateException("NACK: " + e.nack());
+                    }
+                    return e != before && e.updated().contains(moved.getUid());
+                });
+                long took = System.nanoTime() - start;
+                ServiceReconciler.Pass pass = agent.reconciler().lastPass().orElseThrow();
+                single.add(new long[]{took, pass.took().toNanos(), pass.writes(), pass.servicePorts(),
+                        pass.cpu().toNanos()});
+            }
         });
         if (code != Agent.EXIT_OK) {
             throw new IllegalStateException("the in-process agent exited " + code);
@@ -212,6 +240,11 @@ final class AgentBenchmark {
                 + " p99 %.1f ms%n", pct(warm, 10, 50) / 1e6, pct(warm, 10, 99) / 1e6);
         out.printf("map element writes per pass: median %d; xDS responses per change: median %d%n",
                 pct(warm, 2, 50), pct(warm, 3, 50));
+        out.println();
+        out.printf("## 1b. %d single-pod moves (one workload changes service), store commit to ACK%n", single.size());
+        out.printf("commit to ACK: median %.1f ms, p90 %.1f ms; pass: median %.2f ms (CPU %.2f ms), %d map writes,"
+                        + " %d service ports diffed (median)%n", pct(single, 0, 50) / 1e6, pct(single, 0, 90) / 1e6,
+                pct(single, 1, 50) / 1e6, pct(single, 4, 50) / 1e6, pct(single, 2, 50), pct(single, 3, 50));
     }
 
     // ---- 2. resident memory of a separate agent; 3. restart to ready with existing pins ----
