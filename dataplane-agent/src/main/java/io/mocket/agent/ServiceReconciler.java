@@ -173,26 +173,32 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                 kernel = KernelView.read(maps);
                 desired.invalidate();
             }
-            NodeState.Changes changes = state.changesSince(plannedGeneration, snapshot.generation());
-            DesiredView.Update update = desired.update(snapshot, changes, failuresByService.keySet());
-            long desiredDone = System.nanoTime();
-            ReconcilePlan plan = ReconcilePlan.compute(update.ports(), update.removedKeys(), update.problems(),
-                    update.full(), desired::healthy, kernel, serviceIds, backendIds, ReconcilePlan.Capacity.of(maps));
-            if (update.full()) {
-                failuresByService.clear();
-            } else {
-                update.services().forEach(failuresByService::remove);
-            }
-            plan.failuresByService().forEach((name, f) -> failuresByService.put(name, new TreeMap<>(f)));
-            plan.fullMaps().forEach(metrics::mapFull);
-            long planDone = System.nanoTime();
+            DesiredView.Update update;
+            long desiredDone;
+            long planDone;
             int writes;
             try {
+                NodeState.Changes changes = state.changesSince(plannedGeneration, snapshot.generation());
+                update = desired.update(snapshot, changes, failuresByService.keySet());
+                desiredDone = System.nanoTime();
+                ReconcilePlan plan = ReconcilePlan.compute(update.ports(), update.removedKeys(), update.problems(),
+                        update.full(), desired::healthy, kernel, serviceIds, backendIds,
+                        ReconcilePlan.Capacity.of(maps));
+                if (update.full()) {
+                    failuresByService.clear();
+                } else {
+                    update.services().forEach(failuresByService::remove);
+                }
+                plan.failuresByService().forEach((name, f) -> failuresByService.put(name, new TreeMap<>(f)));
+                plan.fullMaps().forEach(metrics::mapFull);
+                planDone = System.nanoTime();
                 writes = execute(plan);
             } catch (RuntimeException e) {
-                // The kernel is the truth: read it again and recompute everything before planning anything else.
+                // The kernel is the truth, and the desired view may be half updated: read the maps again and
+                // recompute everything before planning anything else.
                 kernel = null;
                 plannedGeneration = -1;
+                desired.invalidate();
                 metrics.reconcileFailed((System.nanoTime() - start) / 1e9);
                 throw e;
             }
