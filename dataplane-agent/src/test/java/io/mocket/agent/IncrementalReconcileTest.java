@@ -28,6 +28,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -268,6 +269,29 @@ class IncrementalReconcileTest {
             upsert(state, pod("c-2", "c", "192.0.2.32"));
             assertFalse(reconciler.reconcileNow().full());
             assertEquals(Set.of("192.0.2.31:8080", "192.0.2.32:8080"), backends(maps, "c"));
+        }
+    }
+
+    @Test
+    void aLoneChangeGoesAtOnceAndABurstRightAfterAPassIsCoalesced() throws Exception {
+        NodeState state = threeServices();
+        // A debounce far longer than the test: a pass that waited for it could not be seen here.
+        ServiceReconciler.Settings slow = new ServiceReconciler.Settings(Duration.ofSeconds(60), Duration.ofSeconds(120),
+                Duration.ofSeconds(30));
+        AgentMetrics metrics = new AgentMetrics();
+        try (LoadBalancerMaps maps = maps(Map.of());
+             ServiceReconciler reconciler = new ServiceReconciler(state, maps, NODE_1, metrics, slow).start()) {
+            // The reconciler was idle: the state is applied without waiting the 60 s.
+            reconciler.applied(state.snapshot().generation()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            assertEquals(Set.of("192.0.2.11:8080", "192.0.2.12:8080"), backends(maps, "a"));
+
+            // Changes right after a pass are a burst: they wait for the quiet time (60 s here), not applied now.
+            upsert(state, pod("a-3", "a", "192.0.2.13"));
+            upsert(state, pod("a-4", "a", "192.0.2.14"));
+            var burst = reconciler.applied(state.snapshot().generation()).toCompletableFuture();
+            Thread.sleep(1_000);
+            assertFalse(burst.isDone(), "a burst right after a pass waits for the debounce");
+            assertEquals(Set.of("192.0.2.11:8080", "192.0.2.12:8080"), backends(maps, "a"));
         }
     }
 }
