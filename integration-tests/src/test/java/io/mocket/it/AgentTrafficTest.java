@@ -59,12 +59,14 @@ class AgentTrafficTest {
 
     @AfterEach
     void removeCluster() {
+        // This test's own cluster only: other runs of the suite on a shared machine use the same prefix meanwhile.
+        String own = mesh == null ? PREFIX : mesh.cluster.id() + "-";
         if (mesh != null) {
             mesh.close();
         }
         List<String> ours = HostCommand.runQuietly("ip", "netns", "list").lines()
-                .filter(l -> l.startsWith(PREFIX)).toList();
-        assertEquals(List.of(), ours, "no namespace of the prefix " + PREFIX + " is left");
+                .filter(l -> l.startsWith(own)).toList();
+        assertEquals(List.of(), ours, "no namespace of this test's cluster (" + own + "*) is left");
     }
 
     private MeshService echo(List<Pod> endpoints) {
