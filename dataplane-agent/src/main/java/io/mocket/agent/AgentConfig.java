@@ -42,7 +42,8 @@ public record AgentConfig(String controlPlane, String nodeName, String podIp, St
             new Option("--admin-port", "MOCKET_ADMIN_PORT", "15120", "admin endpoint port (0: any free port)"),
             new Option("--max-resource-bytes", "MOCKET_MAX_RESOURCE_BYTES",
                     Integer.toString(ResourceDecoder.DEFAULT_MAX_RESOURCE_BYTES), "larger xDS resources are NACKed"),
-            new Option("--debounce-ms", "MOCKET_DEBOUNCE_MS", "20", "quiet time after a change before a reconcile"),
+            new Option("--debounce-ms", "MOCKET_DEBOUNCE_MS", "20",
+                    "quiet time before a reconcile for a burst of changes (a change after a quiet period goes at once)"),
             new Option("--check-host", null, null, "only check that this host can run the agent, then exit"));
 
     /** A configuration problem; the message says which setting and how to fix it. */

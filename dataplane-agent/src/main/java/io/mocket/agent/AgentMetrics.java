@@ -29,6 +29,7 @@ public final class AgentMetrics {
     private final AtomicLong failingResources = new AtomicLong();
     private final Map<String, LongAdder> mapFull = new ConcurrentHashMap<>();
     private final List<Consumer<PrometheusText>> collectors = new CopyOnWriteArrayList<>();
+    private final Map<ResourceKind, java.time.Instant> lastResponseAt = new ConcurrentHashMap<>();
 
     public AgentMetrics() {
         for (ResourceKind k : ResourceKind.values()) {
@@ -50,7 +51,16 @@ public final class AgentMetrics {
     }
 
     void xdsResponse(ResourceKind kind) {
+        lastResponseAt.put(kind, java.time.Instant.now());
         responses.get(kind).increment();
+    }
+
+    /**
+     * When the last response of a kind reached the agent (the xDS client counts it before decoding it); with the
+     * time of its ACK in {@link XdsClient.Exchange#at()} this gives the agent's own share of a change.
+     */
+    public java.util.Optional<java.time.Instant> lastResponseAt(ResourceKind kind) {
+        return java.util.Optional.ofNullable(lastResponseAt.get(kind));
     }
 
     void xdsNack(ResourceKind kind) {

@@ -1,14 +1,7 @@
 package io.mocket.agent;
 
-import com.google.protobuf.ByteString;
 import io.mocket.api.istio.workload.LoadBalancing;
 import io.mocket.api.istio.workload.Locality;
-import io.mocket.api.istio.workload.NetworkAddress;
-import io.mocket.api.istio.workload.Port;
-import io.mocket.api.istio.workload.PortList;
-import io.mocket.api.istio.workload.Service;
-import io.mocket.api.istio.workload.Workload;
-import io.mocket.api.istio.workload.WorkloadStatus;
 import io.mocket.bpf.FrontendKey;
 import io.mocket.bpf.HealthPolicy;
 import io.mocket.bpf.L4Protocol;
@@ -16,11 +9,11 @@ import io.mocket.bpf.LbMode;
 import io.mocket.bpf.ServiceValue;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -112,6 +105,12 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
             return service + ":" + port + "/" + family.tag();
         }
 
+        /** This service port with only some of its frontends (the others belong to another service). */
+        public ServicePort withFrontends(List<FrontendKey> kept) {
+            return kept.equals(frontends) ? this
+                    : new ServicePort(service, resourceName, port, family, kept, lbMode, healthPolicy, byPriority);
+        }
+
         /** Every backend of every priority. */
         public List<Member> members() {
             return byPriority.stream().flatMap(List::stream).toList();
@@ -127,9 +126,17 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
     }
 
     private static final Comparator<Member> MEMBER_ORDER = Comparator
-            .comparing((Member m) -> m.address().getAddress(), Arrays::compareUnsigned)
+            .comparing(Member::address, DesiredState::compareAddresses)
             .thenComparingInt(Member::targetPort)
             .thenComparing(Member::workload);
+
+    /** Unsigned byte order; an IPv4 address's hash code is its 32 bits, which spares copying it for each comparison. */
+    static int compareAddresses(InetAddress a, InetAddress b) {
+        if (a instanceof Inet4Address && b instanceof Inet4Address) {
+            return Integer.compareUnsigned(a.hashCode(), b.hashCode());
+        }
+        return Arrays.compareUnsigned(a.getAddress(), b.getAddress());
+    }
 
     public DesiredState {
         services = List.copyOf(services);
@@ -139,54 +146,23 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
     /** Computes the desired content for the node described by {@code topology}. */
     public static DesiredState compute(NodeState.Snapshot snapshot, NodeTopology topology) {
         Locality locality = topology.localityIn(snapshot);
-        Map<String, List<NodeState.Entry<Workload>>> membersByService = new HashMap<>();
-        for (NodeState.Entry<Workload> e : snapshot.workloads().values()) {
-            for (String service : e.value().getServicesMap().keySet()) {
-                membersByService.computeIfAbsent(service, s -> new ArrayList<>()).add(e);
-            }
-        }
         Map<String, String> problems = new LinkedHashMap<>();
         Map<FrontendKey, String> claimed = new HashMap<>();
         List<ServicePort> out = new ArrayList<>();
         // Sorted by resource name so that a VIP claimed twice goes to the same service on every node and run.
-        for (NodeState.Entry<Service> e : new TreeMap<>(snapshot.services()).values()) {
-            Service svc = e.value();
-            LoadBalancing lb = svc.getLoadBalancing();
-            if (lb.getMode() == LoadBalancing.Mode.PASSTHROUGH) {
-                continue;
-            }
-            String service = svc.getNamespace() + "/" + svc.getHostname();
-            Map<Family, List<InetAddress>> vips = new TreeMap<>();
-            for (NetworkAddress a : svc.getAddressesList()) {
-                if (a.getNetwork().equals(topology.network())) {
-                    InetAddress vip = address(a.getAddress());
-                    vips.computeIfAbsent(Family.of(vip), f -> new ArrayList<>()).add(vip);
+        for (KnownService svc : new TreeMap<>(snapshot.services()).values()) {
+            for (ServicePort sp : servicePorts(svc, snapshot.membersOf(svc.key()), topology, locality)) {
+                List<FrontendKey> kept = new ArrayList<>();
+                for (FrontendKey fk : sp.frontends()) {
+                    String owner = claimed.putIfAbsent(fk, svc.name());
+                    if (owner == null) {
+                        kept.add(fk);
+                    } else {
+                        problems.put(svc.name(), conflict(fk, owner));
+                    }
                 }
-            }
-            Map<Integer, Port> ports = new TreeMap<>();
-            for (Port p : svc.getPortsList()) {
-                ports.putIfAbsent(p.getServicePort(), p);
-            }
-            List<NodeState.Entry<Workload>> members = membersByService.getOrDefault(service, List.of());
-            for (Map.Entry<Family, List<InetAddress>> f : vips.entrySet()) {
-                for (Port port : ports.values()) {
-                    ServicePort sp = servicePort(e.name(), service, svc, port, f.getKey(), f.getValue(), members,
-                            topology, locality);
-                    List<FrontendKey> kept = new ArrayList<>();
-                    for (FrontendKey fk : sp.frontends()) {
-                        String owner = claimed.putIfAbsent(fk, e.name());
-                        if (owner == null) {
-                            kept.add(fk);
-                        } else {
-                            problems.put(e.name(), "address " + fk.address().getHostAddress() + ":" + fk.port() + "/"
-                                    + fk.protocol() + " is already the address of " + owner + "; this service does not"
-                                    + " get it");
-                        }
-                    }
-                    if (!kept.isEmpty()) {
-                        out.add(new ServicePort(sp.service(), sp.resourceName(), sp.port(), sp.family(), kept,
-                                sp.lbMode(), sp.healthPolicy(), sp.byPriority()));
-                    }
+                if (!kept.isEmpty()) {
+                    out.add(sp.withFrontends(kept));
                 }
             }
         }
@@ -194,48 +170,103 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
         return new DesiredState(out, problems);
     }
 
-    private static ServicePort servicePort(String resourceName, String service, Service svc, Port port, Family family,
-                                           List<InetAddress> vips, List<NodeState.Entry<Workload>> members,
+    /** The problem of a service that wants a frontend another service holds. */
+    static String conflict(FrontendKey fk, String owner) {
+        return "address " + fk.address().getHostAddress() + ":" + fk.port() + "/" + fk.protocol()
+                + " is already the address of " + owner + "; this service does not get it";
+    }
+
+    /** Every frontend a service wants on this node (before any conflict with another service is settled). */
+    static Set<FrontendKey> wantedFrontends(KnownService svc, NodeTopology topology) {
+        if (svc.mode() == LoadBalancing.Mode.PASSTHROUGH) {
+            return Set.of();
+        }
+        Set<FrontendKey> out = new HashSet<>();
+        for (KnownService.Vip vip : svc.addresses()) {
+            if (vip.network().equals(topology.network())) {
+                for (KnownWorkload.KnownPort p : svc.ports()) {
+                    for (L4Protocol proto : L4Protocol.values()) {
+                        out.add(new FrontendKey(vip.address(), p.port(), proto));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The service ports of one service with all the frontends it wants (conflicts not settled), sorted by key;
+     * none for a PASSTHROUGH service or one without an address on this node's network.
+     *
+     * @param members the workloads that list the service, in any order
+     */
+    static List<ServicePort> servicePorts(KnownService svc, List<KnownWorkload> members, NodeTopology topology,
+                                          Locality locality) {
+        if (svc.mode() == LoadBalancing.Mode.PASSTHROUGH) {
+            return List.of();
+        }
+        Map<Family, List<InetAddress>> vips = new TreeMap<>();
+        for (KnownService.Vip a : svc.addresses()) {
+            if (a.network().equals(topology.network())) {
+                vips.computeIfAbsent(Family.of(a.address()), f -> new ArrayList<>()).add(a.address());
+            }
+        }
+        if (vips.isEmpty()) {
+            return List.of();
+        }
+        Map<Integer, KnownWorkload.KnownPort> ports = new TreeMap<>();
+        for (KnownWorkload.KnownPort p : svc.ports()) {
+            ports.putIfAbsent(p.port(), p);
+        }
+        List<ServicePort> out = new ArrayList<>();
+        for (Map.Entry<Family, List<InetAddress>> f : vips.entrySet()) {
+            for (KnownWorkload.KnownPort port : ports.values()) {
+                out.add(servicePort(svc, port, f.getKey(), f.getValue(), members, topology, locality));
+            }
+        }
+        out.sort(Comparator.comparing(ServicePort::key));
+        return out;
+    }
+
+    private static ServicePort servicePort(KnownService svc, KnownWorkload.KnownPort port, Family family,
+                                           List<InetAddress> vips, List<KnownWorkload> members,
                                            NodeTopology topology, Locality locality) {
-        LoadBalancing lb = svc.getLoadBalancing();
-        LbMode mode = switch (lb.getMode()) {
+        String service = svc.key();
+        LbMode mode = switch (svc.mode()) {
             case STRICT -> LbMode.STRICT;
             case FAILOVER -> LbMode.FAILOVER;
             default -> LbMode.UNSPECIFIED;
         };
-        HealthPolicy health = lb.getHealthPolicy() == LoadBalancing.HealthPolicy.ALLOW_ALL
-                ? HealthPolicy.ALLOW_ALL : HealthPolicy.ONLY_HEALTHY;
+        HealthPolicy health = svc.allowAll() ? HealthPolicy.ALLOW_ALL : HealthPolicy.ONLY_HEALTHY;
         List<List<Member>> byPriority = new ArrayList<>();
         for (int i = 0; i < ServiceValue.PRIORITIES; i++) {
             byPriority.add(new ArrayList<>());
         }
-        for (NodeState.Entry<Workload> e : members) {
-            Workload w = e.value();
-            boolean healthy = w.getStatus() != WorkloadStatus.UNHEALTHY;
-            if (!healthy && health == HealthPolicy.ONLY_HEALTHY) {
+        for (KnownWorkload w : members) {
+            if (!w.healthy() && health == HealthPolicy.ONLY_HEALTHY) {
                 continue;
             }
-            if (!w.getNetwork().equals(topology.network())) {
+            if (!w.network().equals(topology.network())) {
                 continue; // another network is reached through its gateway, which the kernel cannot do
             }
-            int target = targetPort(w.getServicesMap().get(service), port);
+            int target = targetPort(w.services().get(service), port);
             if (target == 0) {
                 continue;
             }
             int priority = switch (mode) {
                 case UNSPECIFIED -> 0;
                 case STRICT, FAILOVER -> {
-                    int unmatched = lb.getRoutingPreferenceCount() - matchedPreferences(lb, w, topology, locality);
+                    int unmatched = svc.preferences().size() - matchedPreferences(svc.preferences(), w, topology,
+                            locality);
                     yield Math.min(unmatched, ServiceValue.PRIORITIES - 1);
                 }
             };
             if (mode == LbMode.STRICT && priority != 0) {
                 continue;
             }
-            for (ByteString raw : w.getAddressesList()) {
-                InetAddress a = address(raw);
+            for (InetAddress a : w.addresses()) {
                 if (Family.of(a) == family) {
-                    byPriority.get(priority).add(new Member(a, target, healthy, e.name()));
+                    byPriority.get(priority).add(new Member(a, target, w.healthy(), w.uid()));
                 }
             }
         }
@@ -246,11 +277,10 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
         List<FrontendKey> frontends = new ArrayList<>();
         for (InetAddress vip : vips) {
             for (L4Protocol proto : L4Protocol.values()) {
-                frontends.add(new FrontendKey(vip, port.getServicePort(), proto));
+                frontends.add(new FrontendKey(vip, port.port(), proto));
             }
         }
-        return new ServicePort(service, resourceName, port.getServicePort(), family, frontends, mode, health,
-                byPriority);
+        return new ServicePort(service, svc.name(), port.port(), family, frontends, mode, health, byPriority);
     }
 
     /** Host-network pods share their node's address: one slot per address and port, not one per pod. */
@@ -265,28 +295,30 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
     }
 
     /** The workload's port for a service port: its own mapping, else the service's numeric target port, else 0. */
-    static int targetPort(PortList workloadPorts, Port servicePort) {
+    static int targetPort(List<KnownWorkload.KnownPort> workloadPorts, KnownWorkload.KnownPort servicePort) {
         if (workloadPorts != null) {
-            for (Port p : workloadPorts.getPortsList()) {
-                if (p.getServicePort() == servicePort.getServicePort() && p.getTargetPort() != 0) {
-                    return p.getTargetPort();
+            for (KnownWorkload.KnownPort p : workloadPorts) {
+                if (p.port() == servicePort.port() && p.targetPort() != 0) {
+                    return p.targetPort();
                 }
             }
         }
-        return servicePort.getTargetPort();
+        return servicePort.targetPort();
     }
 
     /** How many routing preferences, from the first on, the workload shares with this node. */
-    static int matchedPreferences(LoadBalancing lb, Workload w, NodeTopology topology, Locality locality) {
+    static int matchedPreferences(List<LoadBalancing.Scope> preferences, KnownWorkload w, NodeTopology topology,
+                                  Locality locality) {
+        Locality at = w.locality() == null ? Locality.getDefaultInstance() : w.locality();
         int matched = 0;
-        for (LoadBalancing.Scope scope : lb.getRoutingPreferenceList()) {
+        for (LoadBalancing.Scope scope : preferences) {
             boolean same = switch (scope) {
-                case REGION -> w.getLocality().getRegion().equals(locality.getRegion());
-                case ZONE -> w.getLocality().getZone().equals(locality.getZone());
-                case SUBZONE -> w.getLocality().getSubzone().equals(locality.getSubzone());
+                case REGION -> at.getRegion().equals(locality.getRegion());
+                case ZONE -> at.getZone().equals(locality.getZone());
+                case SUBZONE -> at.getSubzone().equals(locality.getSubzone());
                 case NODE -> topology.isLocal(w);
-                case CLUSTER -> w.getClusterId().equals(topology.clusterId());
-                case NETWORK -> w.getNetwork().equals(topology.network());
+                case CLUSTER -> w.clusterId().equals(topology.clusterId());
+                case NETWORK -> w.network().equals(topology.network());
                 default -> true; // an unknown scope constrains nothing
             };
             if (!same) {
@@ -295,13 +327,5 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
             matched++;
         }
         return matched;
-    }
-
-    private static InetAddress address(ByteString raw) {
-        try {
-            return InetAddress.getByAddress(raw.toByteArray());
-        } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("address of " + raw.size() + " bytes reached the reconciler", e);
-        }
     }
 }

@@ -7,6 +7,7 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.IntPredicate;
 
 /**
  * Names to 32-bit map ids that stay the same across agent restarts: an id is the FNV-1a hash of the name
@@ -68,12 +69,17 @@ final class IdTable {
      * by another name nor in {@code busy} (ids the kernel still uses for entries on their way out).
      */
     int assign(String name, Set<Integer> busy) {
+        return assign(name, (IntPredicate) busy::contains);
+    }
+
+    /** As {@link #assign(String, Set)}, with the busy ids given as a test. */
+    int assign(String name, IntPredicate busy) {
         Integer held = byName.get(name);
         if (held != null) {
             return held;
         }
         int id = fnv1a32(name);
-        for (long tries = 0; id == 0 || byId.containsKey(id) || busy.contains(id); tries++) {
+        for (long tries = 0; id == 0 || byId.containsKey(id) || busy.test(id); tries++) {
             if (tries > 0xffffffffL) {
                 throw new IllegalStateException("no free " + what + " id left");
             }
@@ -90,6 +96,14 @@ final class IdTable {
         drop.removeAll(keep instanceof Set<String> s ? s : new HashSet<>(keep));
         for (String name : drop) {
             byId.remove(byName.remove(name));
+        }
+    }
+
+    /** Forgets one name, so its id may serve another name later. */
+    void release(String name) {
+        Integer id = byName.remove(name);
+        if (id != null) {
+            byId.remove(id);
         }
     }
 

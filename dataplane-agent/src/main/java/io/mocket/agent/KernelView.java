@@ -9,10 +9,8 @@ import io.mocket.bpf.ServiceValue;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The reconciler's copy of what the load balancer maps hold: read back from the kernel when the agent
@@ -25,8 +23,13 @@ final class KernelView {
 
     final Map<FrontendKey, Integer> frontends = new HashMap<>();
     final Map<Integer, ServiceValue> services = new HashMap<>();
-    /** Live slots per service id; a slot the kernel lacks is null, so the service never compares equal. */
-    final Map<Integer, List<List<EndpointValue>>> slots = new HashMap<>();
+    /**
+     * Live slots per service id; a slot the kernel lacks is null, so the service never compares equal. Replace a
+     * service's lists with {@code put} (never change them in place): that keeps {@link #references} counted.
+     */
+    final Map<Integer, List<List<EndpointValue>>> slots = new SlotMap();
+    /** Backend id to the number of live slots that refer to it. */
+    private final Map<Integer, Integer> references = new HashMap<>();
     final List<EndpointKey> orphanSlots = new ArrayList<>();
     final Map<Integer, BackendValue> backends = new HashMap<>();
     /** Entries in the endpoint map, live and orphaned. */
@@ -49,6 +52,8 @@ final class KernelView {
                 view.orphanSlots.add(k);
             }
         });
+        view.references.clear();
+        view.slots.values().forEach(lists -> view.count(lists, 1));
         return view;
     }
 
@@ -61,19 +66,43 @@ final class KernelView {
         return lists;
     }
 
-    /** Every backend id a live slot refers to. */
-    Set<Integer> referencedBackends() {
-        Set<Integer> ids = new HashSet<>();
-        for (List<List<EndpointValue>> lists : slots.values()) {
-            for (List<EndpointValue> list : lists) {
-                for (EndpointValue v : list) {
-                    if (v != null) {
-                        ids.add(v.backendId());
+    /** How many live slots refer to a backend id. */
+    int references(int backendId) {
+        return references.getOrDefault(backendId, 0);
+    }
+
+    private void count(List<List<EndpointValue>> lists, int sign) {
+        if (lists == null) {
+            return;
+        }
+        for (List<EndpointValue> list : lists) {
+            for (EndpointValue v : list) {
+                if (v != null) {
+                    int n = references.merge(v.backendId(), sign, Integer::sum);
+                    if (n == 0) {
+                        references.remove(v.backendId());
                     }
                 }
             }
         }
-        return ids;
+    }
+
+    /** The slot map: counts backend references as service slot lists are put and removed. */
+    private final class SlotMap extends HashMap<Integer, List<List<EndpointValue>>> {
+        @Override
+        public List<List<EndpointValue>> put(Integer id, List<List<EndpointValue>> lists) {
+            List<List<EndpointValue>> old = super.put(id, lists);
+            count(old, -1);
+            count(lists, 1);
+            return old;
+        }
+
+        @Override
+        public List<List<EndpointValue>> remove(Object id) {
+            List<List<EndpointValue>> old = super.remove(id);
+            count(old, -1);
+            return old;
+        }
     }
 
     int liveSlots(int serviceId) {

@@ -1,15 +1,16 @@
 package io.mocket.agent;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.Message;
 import io.mocket.api.istio.security.Authorization;
 import io.mocket.api.istio.workload.Service;
 import io.mocket.api.istio.workload.Workload;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +24,11 @@ import java.util.function.Consumer;
  * The one store of what this node believes: services by resource name, workloads by resource name (their
  * uid), authorizations by name, each with the version the control plane gave it. Only the xDS client
  * writes it ({@link #apply}); the reconciler, telemetry and admin endpoints read {@link #snapshot()}s.
+ * Workloads and services are kept as compact records of the fields the agent reads ({@link KnownWorkload},
+ * {@link KnownService}), not as the decoded messages, with an index of each service's members.
+ *
+ * <p>Each write also records what it changed for the load balancer ({@link Changes}: the services whose
+ * content may differ), so the reconciler can recompute only those: {@link #changesSince}.
  *
  * <p>Thread safety: writes are serialized; every write publishes a new immutable {@link Snapshot} with the
  * next generation, so a reader always sees one consistent state without locking. Listeners are told on
@@ -64,22 +70,49 @@ public final class NodeState {
         }
     }
 
+    /**
+     * What one or more writes changed, as the load balancer needs to know it: the services whose content may
+     * differ. {@link #all()} means "anything may have changed" (the history did not reach back far enough).
+     *
+     * @param serviceKeys  "namespace/hostname" keys whose members changed (a workload joined, left, or changed an
+     *                     address, status, locality, node, network or port map)
+     * @param serviceNames resource names of services that were added, changed or removed
+     * @param nodes        node names of the workloads that changed (a node's own locality is learned from them)
+     */
+    public record Changes(boolean all, Set<String> serviceKeys, Set<String> serviceNames, Set<String> nodes) {
+        /** Everything may have changed. */
+        public static final Changes ALL = new Changes(true, Set.of(), Set.of(), Set.of());
+        /** Nothing changed. */
+        public static final Changes NONE = new Changes(false, Set.of(), Set.of(), Set.of());
+
+        public boolean isEmpty() {
+            return !all && serviceKeys.isEmpty() && serviceNames.isEmpty() && nodes.isEmpty();
+        }
+
+        int size() {
+            return serviceKeys.size() + serviceNames.size() + nodes.size();
+        }
+    }
+
     /** An immutable view of the whole store at one generation. */
     public static final class Snapshot {
         private final long generation;
-        private final Map<String, Entry<Service>> services;
-        private final Map<String, Entry<Workload>> workloads;
+        private final Map<String, KnownService> services;
+        private final Map<String, KnownWorkload> workloads;
         private final Map<String, Entry<Authorization>> authorizations;
+        private final Map<String, Set<String>> membersByService;
         private final Set<ResourceKind> synced;
-        private volatile Map<InetAddress, Entry<Workload>> byAddress;
+        private volatile Map<InetAddress, KnownWorkload> byAddress;
 
-        Snapshot(long generation, Map<String, Entry<Service>> services, Map<String, Entry<Workload>> workloads,
-                 Map<String, Entry<Authorization>> authorizations, Set<ResourceKind> synced) {
+        Snapshot(long generation, Map<String, KnownService> services, Map<String, KnownWorkload> workloads,
+                 Map<String, Entry<Authorization>> authorizations, Map<String, Set<String>> membersByService,
+                 Set<ResourceKind> synced) {
             this.generation = generation;
             // Callers pass maps no one else holds, or the previous snapshot's: wrapping once keeps reads flat.
             this.services = services;
             this.workloads = workloads;
             this.authorizations = authorizations;
+            this.membersByService = membersByService;
             this.synced = Collections.unmodifiableSet(synced.isEmpty()
                     ? EnumSet.noneOf(ResourceKind.class) : EnumSet.copyOf(synced));
         }
@@ -90,18 +123,34 @@ public final class NodeState {
         }
 
         /** Services by resource name ("namespace/hostname"). */
-        public Map<String, Entry<Service>> services() {
+        public Map<String, KnownService> services() {
             return services;
         }
 
         /** Workloads by resource name (the workload uid, e.g. "Kubernetes//Pod/default/web-0"). */
-        public Map<String, Entry<Workload>> workloads() {
+        public Map<String, KnownWorkload> workloads() {
             return workloads;
         }
 
         /** Authorizations by resource name ("namespace/name"). */
         public Map<String, Entry<Authorization>> authorizations() {
             return authorizations;
+        }
+
+        /** The workloads that list a service ("namespace/hostname") in their services map, in no order. */
+        public List<KnownWorkload> membersOf(String serviceKey) {
+            Set<String> names = membersByService.get(serviceKey);
+            if (names == null) {
+                return List.of();
+            }
+            List<KnownWorkload> out = new ArrayList<>(names.size());
+            for (String n : names) {
+                KnownWorkload w = workloads.get(n);
+                if (w != null) {
+                    out.add(w);
+                }
+            }
+            return out;
         }
 
         /** The kinds of which the node has received the control plane's full state at least once. */
@@ -118,8 +167,8 @@ public final class NodeState {
             Map<String, String> out = new LinkedHashMap<>();
             switch (kind) {
                 case ADDRESS -> {
-                    services.values().forEach(e -> out.put(e.name(), e.version()));
-                    workloads.values().forEach(e -> out.put(e.name(), e.version()));
+                    services.values().forEach(s -> out.put(s.name(), s.version()));
+                    workloads.values().forEach(w -> out.put(w.uid(), w.version()));
                 }
                 case AUTHORIZATION -> authorizations.values().forEach(e -> out.put(e.name(), e.version()));
             }
@@ -138,18 +187,13 @@ public final class NodeState {
          * The workload that owns an address. Host-network pods share their node's address; then the one with
          * the smallest name wins, so answers are stable.
          */
-        public Optional<Entry<Workload>> workloadByAddress(InetAddress address) {
-            Map<InetAddress, Entry<Workload>> index = byAddress;
+        public Optional<KnownWorkload> workloadByAddress(InetAddress address) {
+            Map<InetAddress, KnownWorkload> index = byAddress;
             if (index == null) {
                 index = new HashMap<>();
-                for (Entry<Workload> e : workloads.values()) {
-                    for (ByteString raw : e.value().getAddressesList()) {
-                        try {
-                            InetAddress a = InetAddress.getByAddress(raw.toByteArray());
-                            index.merge(a, e, (x, y) -> x.name().compareTo(y.name()) <= 0 ? x : y);
-                        } catch (UnknownHostException ignored) {
-                            // the decoder admits only 4- and 16-byte addresses
-                        }
+                for (KnownWorkload w : workloads.values()) {
+                    for (InetAddress a : w.addresses()) {
+                        index.merge(a, w, (x, y) -> x.uid().compareTo(y.uid()) <= 0 ? x : y);
                     }
                 }
                 byAddress = index;
@@ -158,8 +202,19 @@ public final class NodeState {
         }
     }
 
-    private volatile Snapshot current = new Snapshot(0, Map.of(), Map.of(), Map.of(), Set.of());
+    /** How many writes' changes are kept for {@link #changesSince}; a reader further behind gets {@link Changes#ALL}. */
+    static final int CHANGE_LOG_WRITES = 256;
+    /** How many names the kept changes may hold in all. */
+    static final int CHANGE_LOG_NAMES = 200_000;
+
+    private record Logged(long generation, Changes changes) {
+    }
+
+    private volatile Snapshot current = new Snapshot(0, Map.of(), Map.of(), Map.of(), Map.of(), Set.of());
     private final List<Consumer<Snapshot>> listeners = new CopyOnWriteArrayList<>();
+    private final Interner pool = new Interner();
+    private final ArrayDeque<Logged> log = new ArrayDeque<>();
+    private int logNames;
 
     /** The current state; never null, never changing. */
     public Snapshot snapshot() {
@@ -172,6 +227,32 @@ public final class NodeState {
     }
 
     /**
+     * What changed between generation {@code from} (exclusive) and {@code to} (inclusive): the union of the
+     * writes in between, or {@link Changes#ALL} when {@code from} is older than the kept history (or negative).
+     */
+    public Changes changesSince(long from, long to) {
+        if (from >= to) {
+            return Changes.NONE;
+        }
+        synchronized (this) {
+            if (from < 0 || log.isEmpty() || log.peekFirst().generation() > from + 1) {
+                return Changes.ALL;
+            }
+            Set<String> keys = new HashSet<>();
+            Set<String> names = new HashSet<>();
+            Set<String> nodes = new HashSet<>();
+            for (Logged l : log) {
+                if (l.generation() > from && l.generation() <= to) {
+                    keys.addAll(l.changes().serviceKeys());
+                    names.addAll(l.changes().serviceNames());
+                    nodes.addAll(l.changes().nodes());
+                }
+            }
+            return new Changes(false, keys, names, nodes);
+        }
+    }
+
+    /**
      * Applies the changes of one response. Upserts with the version already held change nothing; removals
      * of names not held are ignored. Returns the generation that reflects the update (the current one when
      * nothing changed).
@@ -179,27 +260,17 @@ public final class NodeState {
     public long apply(Update update) {
         Snapshot next;
         synchronized (this) {
-            Snapshot base = current;
-            Map<String, Entry<Service>> services = null;
-            Map<String, Entry<Workload>> workloads = null;
-            Map<String, Entry<Authorization>> authorizations = null;
-            boolean changed = false;
+            Write w = new Write(current);
             for (String name : update.removals()) {
                 switch (update.kind()) {
                     case ADDRESS -> {
-                        if (base.services.containsKey(name) || (services != null && services.containsKey(name))) {
-                            services = services == null ? new HashMap<>(base.services) : services;
-                            changed |= services.remove(name) != null;
-                        }
-                        if (base.workloads.containsKey(name) || (workloads != null && workloads.containsKey(name))) {
-                            workloads = workloads == null ? new HashMap<>(base.workloads) : workloads;
-                            changed |= workloads.remove(name) != null;
-                        }
+                        w.removeService(name);
+                        w.removeWorkload(name);
                     }
                     case AUTHORIZATION -> {
-                        if (base.authorizations.containsKey(name)) {
-                            authorizations = authorizations == null ? new HashMap<>(base.authorizations) : authorizations;
-                            changed |= authorizations.remove(name) != null;
+                        if (w.base.authorizations.containsKey(name)) {
+                            w.authorizations().remove(name);
+                            w.changed = true;
                         }
                     }
                 }
@@ -207,40 +278,38 @@ public final class NodeState {
             for (Entry<?> e : update.upserts()) {
                 switch (e.value()) {
                     case Service s -> {
-                        if (!same(base.services.get(e.name()), e) || base.workloads.containsKey(e.name())) {
-                            services = services == null ? new HashMap<>(base.services) : services;
-                            services.put(e.name(), new Entry<>(e.name(), e.version(), s));
-                            if (base.workloads.containsKey(e.name())) {
-                                // an address name changed kind: it can only be one of the two
-                                workloads = workloads == null ? new HashMap<>(base.workloads) : workloads;
-                                workloads.remove(e.name());
+                        KnownService held = w.service(e.name());
+                        KnownService incoming = KnownService.of(e.name(), e.version(), s, pool);
+                        if (!incoming.equals(held)) {
+                            w.removeWorkload(e.name()); // an address name changed kind: it can only be one of the two
+                            w.services().put(e.name(), incoming);
+                            w.changed = true;
+                            if (held == null || !held.equals(withVersion(incoming, held.version()))) {
+                                w.serviceNames.add(e.name());
                             }
-                            changed = true;
                         }
                     }
-                    case Workload w -> {
-                        if (!same(base.workloads.get(e.name()), e) || base.services.containsKey(e.name())) {
-                            workloads = workloads == null ? new HashMap<>(base.workloads) : workloads;
-                            workloads.put(e.name(), new Entry<>(e.name(), e.version(), w));
-                            if (base.services.containsKey(e.name())) {
-                                services = services == null ? new HashMap<>(base.services) : services;
-                                services.remove(e.name());
-                            }
-                            changed = true;
+                    case Workload wl -> {
+                        KnownWorkload held = w.workload(e.name());
+                        KnownWorkload incoming = KnownWorkload.of(e.name(), e.version(), wl, pool);
+                        if (!incoming.equals(held)) {
+                            w.removeService(e.name());
+                            w.putWorkload(held, incoming);
                         }
                     }
                     case Authorization a -> {
-                        if (!same(base.authorizations.get(e.name()), e)) {
-                            authorizations = authorizations == null ? new HashMap<>(base.authorizations) : authorizations;
-                            authorizations.put(e.name(), new Entry<>(e.name(), e.version(), a));
-                            changed = true;
+                        Entry<Authorization> held = w.base.authorizations.get(e.name());
+                        if (held == null || !held.version().equals(e.version()) || !held.value().equals(a)) {
+                            w.authorizations().put(e.name(), new Entry<>(e.name(), e.version(), a));
+                            w.changed = true;
                         }
                     }
                     default -> throw new IllegalArgumentException("unexpected resource " + e.name());
                 }
             }
+            Snapshot base = w.base;
             boolean newlySynced = update.completesSync() && !base.synced.contains(update.kind());
-            if (!changed && !newlySynced) {
+            if (!w.changed && !newlySynced) {
                 return base.generation;
             }
             Set<ResourceKind> synced = EnumSet.noneOf(ResourceKind.class);
@@ -249,10 +318,13 @@ public final class NodeState {
                 synced.add(update.kind());
             }
             next = new Snapshot(base.generation + 1,
-                    services == null ? base.services : Collections.unmodifiableMap(services),
-                    workloads == null ? base.workloads : Collections.unmodifiableMap(workloads),
-                    authorizations == null ? base.authorizations : Collections.unmodifiableMap(authorizations),
+                    w.services == null ? base.services : Collections.unmodifiableMap(w.services),
+                    w.workloads == null ? base.workloads : Collections.unmodifiableMap(w.workloads),
+                    w.authorizations == null ? base.authorizations : Collections.unmodifiableMap(w.authorizations),
+                    w.members == null ? base.membersByService : w.members,
                     synced);
+            record(next.generation, new Changes(false, Set.copyOf(w.serviceKeys), Set.copyOf(w.serviceNames),
+                    Set.copyOf(w.nodes)));
             current = next;
         }
         for (Consumer<Snapshot> l : listeners) {
@@ -261,7 +333,121 @@ public final class NodeState {
         return next.generation;
     }
 
-    private static boolean same(Entry<?> held, Entry<?> incoming) {
-        return held != null && held.version().equals(incoming.version()) && held.value().equals(incoming.value());
+    private void record(long generation, Changes changes) {
+        log.addLast(new Logged(generation, changes));
+        logNames += changes.size();
+        while (log.size() > CHANGE_LOG_WRITES || (logNames > CHANGE_LOG_NAMES && log.size() > 1)) {
+            logNames -= log.removeFirst().changes().size();
+        }
+    }
+
+    private static KnownService withVersion(KnownService s, String version) {
+        return new KnownService(s.name(), version, s.namespace(), s.hostname(), s.addresses(), s.ports(), s.mode(),
+                s.preferences(), s.allowAll());
+    }
+
+    /** One write in progress: copies of the maps it touches, made on first touch, and what it changed. */
+    private static final class Write {
+        final Snapshot base;
+        Map<String, KnownService> services;
+        Map<String, KnownWorkload> workloads;
+        Map<String, Entry<Authorization>> authorizations;
+        Map<String, Set<String>> members;
+        final Set<String> copiedMemberSets = new HashSet<>();
+        final Set<String> serviceKeys = new HashSet<>();
+        final Set<String> serviceNames = new HashSet<>();
+        final Set<String> nodes = new HashSet<>();
+        boolean changed;
+
+        Write(Snapshot base) {
+            this.base = base;
+        }
+
+        KnownService service(String name) {
+            return (services != null ? services : base.services).get(name);
+        }
+
+        KnownWorkload workload(String name) {
+            return (workloads != null ? workloads : base.workloads).get(name);
+        }
+
+        Map<String, KnownService> services() {
+            if (services == null) {
+                services = new HashMap<>(base.services);
+            }
+            return services;
+        }
+
+        Map<String, KnownWorkload> workloads() {
+            if (workloads == null) {
+                workloads = new HashMap<>(base.workloads);
+            }
+            return workloads;
+        }
+
+        Map<String, Entry<Authorization>> authorizations() {
+            if (authorizations == null) {
+                authorizations = new HashMap<>(base.authorizations);
+            }
+            return authorizations;
+        }
+
+        private Set<String> memberSet(String key) {
+            if (members == null) {
+                members = new HashMap<>(base.membersByService);
+            }
+            if (copiedMemberSets.add(key)) {
+                Set<String> held = members.get(key);
+                members.put(key, held == null ? new HashSet<>() : new HashSet<>(held));
+            }
+            return members.get(key);
+        }
+
+        void removeService(String name) {
+            KnownService held = service(name);
+            if (held != null) {
+                services().remove(name);
+                serviceNames.add(name);
+                changed = true;
+            }
+        }
+
+        void removeWorkload(String name) {
+            KnownWorkload held = workload(name);
+            if (held != null) {
+                workloads().remove(name);
+                leave(held);
+                changed = true;
+            }
+        }
+
+        void putWorkload(KnownWorkload held, KnownWorkload incoming) {
+            workloads().put(incoming.uid(), incoming);
+            changed = true;
+            if (held != null && held.sameForLoadBalancing(incoming)) {
+                return; // a new version or new labels only: no service is affected
+            }
+            if (held != null) {
+                leave(held);
+            }
+            for (String key : incoming.services().keySet()) {
+                memberSet(key).add(incoming.uid());
+                serviceKeys.add(key);
+            }
+            nodes.add(incoming.node());
+        }
+
+        private void leave(KnownWorkload held) {
+            for (String key : held.services().keySet()) {
+                Set<String> set = memberSet(key);
+                set.remove(held.uid());
+                if (set.isEmpty()) {
+                    members.remove(key);
+                    copiedMemberSets.remove(key);
+                }
+                serviceKeys.add(key);
+            }
+            nodes.add(held.node());
+        }
     }
 }

@@ -1,8 +1,6 @@
 package io.mocket.agent;
 
 import io.mocket.api.istio.workload.Locality;
-import io.mocket.api.istio.workload.Workload;
-import java.util.Comparator;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -37,15 +35,18 @@ public record NodeTopology(String nodeName, String network, String clusterId, Op
         if (locality.isPresent()) {
             return locality.get();
         }
-        return snapshot.workloads().values().stream()
-                .filter(e -> e.value().getNode().equals(nodeName) && e.value().hasLocality())
-                .min(Comparator.comparing(NodeState.Entry::name))
-                .map(e -> e.value().getLocality())
-                .orElse(Locality.getDefaultInstance());
+        KnownWorkload first = null;
+        for (KnownWorkload w : snapshot.workloads().values()) {
+            if (w.locality() != null && w.node().equals(nodeName)
+                    && (first == null || w.uid().compareTo(first.uid()) < 0)) {
+                first = w;
+            }
+        }
+        return first == null ? Locality.getDefaultInstance() : first.locality();
     }
 
     /** Whether a workload runs on this node. */
-    public boolean isLocal(Workload workload) {
-        return workload.getNode().equals(nodeName);
+    public boolean isLocal(KnownWorkload workload) {
+        return workload.node().equals(nodeName);
     }
 }

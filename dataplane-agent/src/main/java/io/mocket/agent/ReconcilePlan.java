@@ -8,15 +8,17 @@ import io.mocket.bpf.LoadBalancerMaps;
 import io.mocket.bpf.ServiceValue;
 import java.net.InetAddress;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.IntPredicate;
+import java.util.function.Predicate;
 
 /**
  * The smallest set of map writes that turns what the kernel holds ({@link KernelView}) into what the
@@ -33,10 +35,21 @@ import java.util.Set;
  * Pure computation apart from the id tables it assigns from.
  *
  * @param steps    the writes, in order
- * @param failures resource name to the problem that kept it out of the kernel
+ * @param failuresByService service resource name to the resources it kept out of the kernel, with the problem
  * @param fullMaps for each service port left out, the map that had no room
  */
-record ReconcilePlan(List<Step> steps, Map<String, String> failures, List<String> fullMaps) {
+record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failuresByService, List<String> fullMaps) {
+
+    /** Resource name to the problem that kept it out of the kernel, over every service. */
+    Map<String, String> failures() {
+        return flatten(failuresByService);
+    }
+
+    static Map<String, String> flatten(Map<String, Map<String, String>> byService) {
+        Map<String, String> out = new LinkedHashMap<>();
+        byService.values().forEach(m -> m.forEach(out::putIfAbsent));
+        return out;
+    }
 
     /** How many entries each map can hold (its max_entries). */
     record Capacity(int frontends, int services, int endpoints, int backends) {
@@ -86,15 +99,41 @@ record ReconcilePlan(List<Step> steps, Map<String, String> failures, List<String
         return address.getHostAddress();
     }
 
+    /** A full plan: everything in the kernel that {@code desired} does not hold goes. */
     static ReconcilePlan compute(DesiredState desired, KernelView kernel, IdTable serviceIds, IdTable backendIds,
                                  Capacity capacity) {
-        Map<String, String> failures = new LinkedHashMap<>(desired.problems());
+        Map<InetAddress, Boolean> healthy = new HashMap<>();
+        for (DesiredState.ServicePort sp : desired.services()) {
+            sp.members().forEach(m -> healthy.merge(m.address(), m.healthy(), Boolean::logicalOr));
+        }
+        return compute(desired.services(), Set.of(), desired.problems(), true,
+                a -> healthy.getOrDefault(a, false), kernel, serviceIds, backendIds, capacity);
+    }
+
+    /**
+     * Plans the writes for some service ports.
+     *
+     * @param ports       the service ports to bring into the kernel
+     * @param removedKeys keys of service ports that are no longer wanted (a partial plan removes only these)
+     * @param problems    service resource name to a problem found before planning (a VIP conflict)
+     * @param full        true: {@code ports} is everything the node wants, and whatever else the kernel holds goes
+     *                    (services, frontends, unreferenced backends); false: only the named service ports change
+     * @param healthy     the health flag of a backend address, over every service port of the node
+     */
+    static ReconcilePlan compute(List<DesiredState.ServicePort> ports, Collection<String> removedKeys,
+                                 Map<String, String> problems, boolean full, Predicate<InetAddress> healthy,
+                                 KernelView kernel, IdTable serviceIds, IdTable backendIds, Capacity capacity) {
+        Map<String, Map<String, String>> failures = new LinkedHashMap<>();
+        problems.forEach((name, problem) -> failures.computeIfAbsent(name, n -> new LinkedHashMap<>())
+                .put(name, problem));
         List<Step> steps = new ArrayList<>();
         List<String> fullMaps = new ArrayList<>();
 
         // Ids: the kernel's first, so that a restarted agent reuses them instead of rewriting everything.
-        kernel.backends.forEach((id, value) -> backendIds.adopt(backendName(value.address()), id));
-        for (DesiredState.ServicePort sp : desired.services()) {
+        if (full) {
+            kernel.backends.forEach((id, value) -> backendIds.adopt(backendName(value.address()), id));
+        }
+        for (DesiredState.ServicePort sp : ports) {
             if (serviceIds.idOf(sp.key()).isEmpty()) {
                 for (FrontendKey fk : sp.frontends()) {
                     Integer id = kernel.frontends.get(fk);
@@ -104,28 +143,32 @@ record ReconcilePlan(List<Step> steps, Map<String, String> failures, List<String
                 }
             }
         }
-        Set<Integer> busyServiceIds = new HashSet<>(kernel.services.keySet());
-        busyServiceIds.addAll(kernel.frontends.values());
-        Set<Integer> busyBackendIds = new HashSet<>(kernel.backends.keySet());
+        Set<Integer> pointedAt = new HashSet<>(kernel.frontends.values());
+        IntPredicate busyServiceIds = id -> kernel.services.containsKey(id) || pointedAt.contains(id);
+        IntPredicate busyBackendIds = kernel.backends::containsKey;
         Map<DesiredState.ServicePort, Integer> ids = new LinkedHashMap<>();
         Map<FrontendKey, Integer> wantedFrontends = new HashMap<>();
-        Map<InetAddress, Boolean> healthyByAddress = new HashMap<>();
-        for (DesiredState.ServicePort sp : desired.services()) {
+        for (DesiredState.ServicePort sp : ports) {
             int id = serviceIds.assign(sp.key(), busyServiceIds);
             ids.put(sp, id);
             sp.frontends().forEach(fk -> wantedFrontends.put(fk, id));
-            // The backend entry is shared by every service of an address; its flag is informational.
-            sp.members().forEach(m -> healthyByAddress.merge(m.address(), m.healthy(), Boolean::logicalOr));
+        }
+        Set<Integer> wantedIds = new HashSet<>(ids.values());
+        // The service ids this plan may take frontends and services away from.
+        Set<Integer> scope = new HashSet<>(wantedIds);
+        for (String key : removedKeys) {
+            serviceIds.idOf(key).ifPresent(scope::add);
         }
 
         // 1. Removals that free room.
-        List<FrontendKey> goneFrontends = kernel.frontends.keySet().stream()
-                .filter(k -> !wantedFrontends.containsKey(k)).sorted(FRONTEND_ORDER).toList();
+        List<FrontendKey> goneFrontends = kernel.frontends.entrySet().stream()
+                .filter(e -> (full || scope.contains(e.getValue())) && !wantedFrontends.containsKey(e.getKey()))
+                .map(Map.Entry::getKey).sorted(FRONTEND_ORDER).toList();
         if (!goneFrontends.isEmpty()) {
             steps.add(new RemoveFrontends(goneFrontends));
         }
-        Set<Integer> wantedIds = new HashSet<>(ids.values());
-        List<Integer> goneServices = kernel.services.keySet().stream()
+        List<Integer> goneServices = (full ? kernel.services.keySet().stream() : scope.stream()
+                .filter(kernel.services::containsKey))
                 .filter(id -> !wantedIds.contains(id)).sorted().toList();
         if (!goneServices.isEmpty()) {
             steps.add(new RemoveServices(goneServices));
@@ -141,21 +184,22 @@ record ReconcilePlan(List<Step> steps, Map<String, String> failures, List<String
         }
         int backends = kernel.backends.size();
 
-        // 2. Service ports, each whole or not at all.
-        Set<Integer> referenced = new HashSet<>();
-        Set<Integer> untouched = new HashSet<>(kernel.services.keySet());
-        untouched.removeAll(goneServices);
+        // 2. Service ports, each whole or not at all. Backend references change by refDelta.
+        Map<Integer, Integer> refDelta = new HashMap<>();
+        for (int id : goneServices) {
+            addRefs(refDelta, kernel.slots.get(id), -1);
+        }
         Map<Integer, BackendValue> plannedBackends = new HashMap<>();
         for (Map.Entry<DesiredState.ServicePort, Integer> e : ids.entrySet()) {
             DesiredState.ServicePort sp = e.getKey();
             int id = e.getValue();
             Map<Integer, BackendValue> newBackends = new LinkedHashMap<>();
-            List<List<EndpointValue>> slots = new ArrayList<>();
+            List<List<EndpointValue>> slots = new ArrayList<>(sp.byPriority().size());
             for (List<DesiredState.Member> prio : sp.byPriority()) {
-                List<EndpointValue> list = new ArrayList<>();
+                List<EndpointValue> list = new ArrayList<>(prio.size());
                 for (DesiredState.Member m : prio) {
                     int backendId = backendIds.assign(backendName(m.address()), busyBackendIds);
-                    BackendValue value = new BackendValue(m.address(), healthyByAddress.get(m.address()));
+                    BackendValue value = new BackendValue(m.address(), healthy.test(m.address()));
                     BackendValue known = plannedBackends.getOrDefault(backendId, kernel.backends.get(backendId));
                     if (!value.equals(known)) {
                         newBackends.put(backendId, value);
@@ -167,43 +211,51 @@ record ReconcilePlan(List<Step> steps, Map<String, String> failures, List<String
             ServiceValue held = kernel.services.get(id);
             boolean replace = held == null || held.lbMode() != sp.lbMode() || held.healthPolicy() != sp.healthPolicy()
                     || !slots.equals(kernel.slots.get(id));
-            List<FrontendKey> newFrontends = sp.frontends().stream()
-                    .filter(fk -> !Objects.equals(kernel.frontends.get(fk), id)).toList();
+            List<FrontendKey> newFrontends = new ArrayList<>();
+            for (FrontendKey fk : sp.frontends()) {
+                if (!Objects.equals(kernel.frontends.get(fk), id)) {
+                    newFrontends.add(fk);
+                }
+            }
 
-            int addedBackends = (int) newBackends.keySet().stream()
-                    .filter(b -> !kernel.backends.containsKey(b) && !plannedBackends.containsKey(b)).count();
+            int addedBackends = 0;
+            for (int b : newBackends.keySet()) {
+                if (!kernel.backends.containsKey(b) && !plannedBackends.containsKey(b)) {
+                    addedBackends++;
+                }
+            }
             int newSlots = replace ? slots.stream().mapToInt(List::size).sum() : 0;
             int addedFrontends = (int) newFrontends.stream().filter(fk -> !kernel.frontends.containsKey(fk)).count();
-            String full = null;
+            String fullProblem = null;
             String fullMap = null;
             if (backends + addedBackends > capacity.backends()) {
                 fullMap = LoadBalancerMaps.BACKEND;
-                full = full(fullMap, backends, addedBackends, capacity.backends());
+                fullProblem = full(fullMap, backends, addedBackends, capacity.backends());
             } else if (held == null && services + 1 > capacity.services()) {
                 fullMap = LoadBalancerMaps.SERVICE;
-                full = full(fullMap, services, 1, capacity.services());
+                fullProblem = full(fullMap, services, 1, capacity.services());
             } else if (endpoints + newSlots > capacity.endpoints()) {
                 // During the switch the old revision's slots are still there: room for both is needed.
                 fullMap = LoadBalancerMaps.ENDPOINT;
-                full = full(fullMap, endpoints, newSlots, capacity.endpoints());
+                fullProblem = full(fullMap, endpoints, newSlots, capacity.endpoints());
             } else if (frontends + addedFrontends > capacity.frontends()) {
                 fullMap = LoadBalancerMaps.FRONTEND;
-                full = full(fullMap, frontends, addedFrontends, capacity.frontends());
+                fullProblem = full(fullMap, frontends, addedFrontends, capacity.frontends());
             }
-            if (full != null) {
+            if (fullProblem != null) {
                 fullMaps.add(fullMap);
                 String problem = "service " + sp.service() + " port " + sp.port() + " (" + sp.family().tag()
-                        + ") does not fit: " + full + "; the kernel keeps its previous state of this service";
+                        + ") does not fit: " + fullProblem + "; the kernel keeps its previous state of this service";
+                Map<String, String> of = failures.computeIfAbsent(sp.resourceName(), n -> new LinkedHashMap<>());
                 for (String source : sp.sources()) {
-                    failures.merge(source, problem, (a, b) -> a);
-                }
-                if (held != null) {
-                    referenced.addAll(backendIdsOf(kernel.slots.get(id)));
+                    of.putIfAbsent(source, problem);
                 }
                 continue;
             }
-            untouched.remove(id);
-            referenced.addAll(backendIdsOf(slots));
+            if (replace) {
+                addRefs(refDelta, kernel.slots.get(id), -1);
+                addRefs(refDelta, slots, 1);
+            }
             if (!newBackends.isEmpty() || replace || !newFrontends.isEmpty()) {
                 steps.add(new WriteService(sp, id, newBackends, replace ? slots : null, newFrontends));
             }
@@ -217,43 +269,60 @@ record ReconcilePlan(List<Step> steps, Map<String, String> failures, List<String
         }
 
         // 3. Backends nothing refers to any more.
-        for (int id : untouched) {
-            referenced.addAll(backendIdsOf(kernel.slots.get(id)));
+        List<Integer> goneBackends = new ArrayList<>();
+        if (full) {
+            for (int id : kernel.backends.keySet()) {
+                if (kernel.references(id) + refDelta.getOrDefault(id, 0) <= 0 && !plannedBackends.containsKey(id)) {
+                    goneBackends.add(id);
+                }
+            }
+        } else {
+            refDelta.forEach((id, delta) -> {
+                if (delta < 0 && kernel.backends.containsKey(id) && kernel.references(id) + delta <= 0) {
+                    goneBackends.add(id);
+                }
+            });
         }
-        List<Integer> goneBackends = kernel.backends.keySet().stream()
-                .filter(id -> !referenced.contains(id)).sorted().toList();
+        goneBackends.sort(null);
         if (!goneBackends.isEmpty()) {
             steps.add(new RemoveBackends(goneBackends));
         }
 
-        Set<String> liveBackendNames = new LinkedHashSet<>();
-        kernel.backends.forEach((id, v) -> {
-            if (referenced.contains(id)) {
-                liveBackendNames.add(backendName(v.address()));
+        if (full) {
+            Set<String> liveBackendNames = new HashSet<>();
+            Set<Integer> gone = new HashSet<>(goneBackends);
+            kernel.backends.forEach((id, v) -> {
+                if (!gone.contains(id)) {
+                    liveBackendNames.add(backendName(v.address()));
+                }
+            });
+            plannedBackends.values().forEach(v -> liveBackendNames.add(backendName(v.address())));
+            backendIds.retainOnly(liveBackendNames);
+            serviceIds.retainOnly(ports.stream().map(DesiredState.ServicePort::key).toList());
+        } else {
+            for (int id : goneBackends) {
+                backendIds.nameOf(id).ifPresent(backendIds::release);
             }
-        });
-        plannedBackends.values().forEach(v -> liveBackendNames.add(backendName(v.address())));
-        backendIds.retainOnly(liveBackendNames);
-        serviceIds.retainOnly(desired.services().stream().map(DesiredState.ServicePort::key).toList());
+            removedKeys.forEach(serviceIds::release);
+        }
         return new ReconcilePlan(List.copyOf(steps), failures, fullMaps);
+    }
+
+    private static void addRefs(Map<Integer, Integer> delta, List<List<EndpointValue>> slots, int sign) {
+        if (slots == null) {
+            return;
+        }
+        for (List<EndpointValue> list : slots) {
+            for (EndpointValue v : list) {
+                if (v != null) {
+                    delta.merge(v.backendId(), sign, Integer::sum);
+                }
+            }
+        }
     }
 
     private static String full(String map, int held, int adding, int max) {
         return map + " holds " + held + " of " + max + " entries and " + adding + " more are needed";
-    }
-
-    private static Set<Integer> backendIdsOf(List<List<EndpointValue>> slots) {
-        Set<Integer> out = new HashSet<>();
-        if (slots != null) {
-            for (List<EndpointValue> list : slots) {
-                for (EndpointValue v : list) {
-                    if (v != null) {
-                        out.add(v.backendId());
-                    }
-                }
-            }
-        }
-        return out;
     }
 
     private static final Comparator<FrontendKey> FRONTEND_ORDER = Comparator

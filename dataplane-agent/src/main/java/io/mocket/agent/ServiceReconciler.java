@@ -7,9 +7,12 @@ import io.mocket.bpf.Errno;
 import io.mocket.bpf.FrontendKey;
 import io.mocket.bpf.FrontendValue;
 import io.mocket.bpf.LoadBalancerMaps;
+import io.mocket.bpf.ServiceKey;
 import io.mocket.bpf.ServiceValue;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -37,7 +40,9 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     private static final System.Logger log = System.getLogger(ServiceReconciler.class.getName());
 
     /**
-     * @param debounce quiet time after a change before a pass starts, so a burst of responses costs one pass
+     * @param debounce quiet time after a change before a pass starts when the change comes during or within this time
+     *                 after the previous pass, so a burst of responses costs one pass; a change after a longer quiet
+     *                 period is applied at once
      * @param maxDelay longest a pass waits behind a stream of changes
      * @param retry    how soon a pass is retried after a kernel error or while resources do not fit
      */
@@ -55,10 +60,19 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
      * @param failures   resource name to the problem that kept it (partly) out of the kernel
      * @param took       wall time of the pass
      * @param synced     the kinds the applied snapshot held in full
+     * @param full       whether every service was recomputed and diffed (start, after a kernel error, locality move)
+     * @param servicePorts service ports recomputed and diffed against the kernel
+     * @param desiredTook  of {@code took}: recomputing the desired content of the touched services
+     * @param planTook     of {@code took}: diffing them against the kernel view (the rest is map writes)
+     * @param cpu          CPU time of the pass's thread (user and system), which a busy machine does not inflate
      */
     public record Pass(long generation, int writes, Map<String, String> failures, Duration took,
-                       Set<ResourceKind> synced) {
+                       Set<ResourceKind> synced, boolean full, int servicePorts, Duration desiredTook,
+                       Duration planTook, Duration cpu) {
     }
+
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
 
     private final NodeState state;
     private final LoadBalancerMaps maps;
@@ -70,13 +84,22 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     private final Object passLock = new Object();
     private final Object signalLock = new Object();
     private final TreeMap<Long, CompletableFuture<Map<String, String>>> waiting = new TreeMap<>();
+    private final DesiredView desired;
+    /** Service resource name to the resources its ports kept out of the kernel; recomputed every pass. */
+    private final Map<String, Map<String, String>> failuresByService = new TreeMap<>();
     private KernelView kernel;
+    /** The store generation the desired view and the kernel reflect; -1: recompute everything. */
+    private long plannedGeneration = -1;
     private volatile Pass lastPass;
     private volatile Map<Integer, String> serviceNames = Map.of();
     private long appliedGeneration = -1;
     private boolean dirty;
     private long firstSignalNanos;
     private long lastSignalNanos;
+    /** When the last pass of the loop ended (signalLock); a change long after it is applied without waiting. */
+    private long lastPassEndNanos = System.nanoTime() - Duration.ofDays(1).toNanos();
+    /** When the loop's current or last pass started (for the benchmark's breakdown). */
+    private volatile long passStartNanos;
     private boolean closed;
     private Thread thread;
 
@@ -87,6 +110,7 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
         this.topology = topology;
         this.metrics = metrics;
         this.settings = settings;
+        this.desired = new DesiredView(topology);
     }
 
     /** Reads the kernel's maps and starts reconciling on every change of the store. */
@@ -98,6 +122,11 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
         thread = Thread.ofPlatform().name("mocket-reconciler").daemon().start(this::loop);
         signal();
         return this;
+    }
+
+    /** {@link System#nanoTime()} when the loop last started a pass (after any debounce wait). */
+    public long lastPassStartNanos() {
+        return passStartNanos;
     }
 
     /** The last pass, if any. */
@@ -139,27 +168,52 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     private Pass pass(NodeState.Snapshot snapshot) {
         synchronized (passLock) {
             long start = System.nanoTime();
+            long cpuStart = THREADS.getCurrentThreadCpuTime();
             if (kernel == null) {
                 kernel = KernelView.read(maps);
+                desired.invalidate();
             }
-            DesiredState desired = DesiredState.compute(snapshot, topology);
-            ReconcilePlan plan = ReconcilePlan.compute(desired, kernel, serviceIds, backendIds,
-                    ReconcilePlan.Capacity.of(maps));
-            Map<String, String> failures = new TreeMap<>(plan.failures());
-            plan.fullMaps().forEach(metrics::mapFull);
+            DesiredView.Update update;
+            long desiredDone;
+            long planDone;
             int writes;
             try {
-                writes = execute(plan, failures);
+                NodeState.Changes changes = state.changesSince(plannedGeneration, snapshot.generation());
+                update = desired.update(snapshot, changes, failuresByService.keySet());
+                desiredDone = System.nanoTime();
+                ReconcilePlan plan = ReconcilePlan.compute(update.ports(), update.removedKeys(), update.problems(),
+                        update.full(), desired::healthy, kernel, serviceIds, backendIds,
+                        ReconcilePlan.Capacity.of(maps));
+                if (update.full()) {
+                    failuresByService.clear();
+                } else {
+                    update.services().forEach(failuresByService::remove);
+                }
+                plan.failuresByService().forEach((name, f) -> failuresByService.put(name, new TreeMap<>(f)));
+                plan.fullMaps().forEach(metrics::mapFull);
+                planDone = System.nanoTime();
+                writes = execute(plan);
             } catch (RuntimeException e) {
-                kernel = null; // the kernel is the truth: read it again before planning anything else
+                // The kernel is the truth, and the desired view may be half updated: read the maps again and
+                // recompute everything before planning anything else.
+                kernel = null;
+                plannedGeneration = -1;
+                desired.invalidate();
                 metrics.reconcileFailed((System.nanoTime() - start) / 1e9);
                 throw e;
             }
-            Map<Integer, String> names = new TreeMap<>();
-            serviceIds.entries().forEach((name, id) -> names.put(id, name));
-            serviceNames = Map.copyOf(names);
+            plannedGeneration = snapshot.generation();
+            if (update.full() || !update.ports().isEmpty() || !update.removedKeys().isEmpty()) {
+                Map<Integer, String> names = new HashMap<>();
+                serviceIds.entries().forEach((name, id) -> names.put(id, name));
+                serviceNames = Map.copyOf(names);
+            }
+            Map<String, String> failures = new TreeMap<>(ReconcilePlan.flatten(failuresByService));
             Duration took = Duration.ofNanos(System.nanoTime() - start);
-            Pass pass = new Pass(snapshot.generation(), writes, Map.copyOf(failures), took, snapshot.synced());
+            Pass pass = new Pass(snapshot.generation(), writes, Map.copyOf(failures), took, snapshot.synced(),
+                    update.full(), update.ports().size() + update.removedKeys().size(),
+                    Duration.ofNanos(desiredDone - start), Duration.ofNanos(planDone - desiredDone),
+                    Duration.ofNanos(THREADS.getCurrentThreadCpuTime() - cpuStart));
             lastPass = pass;
             metrics.reconciled(took.toNanos() / 1e9, writes, failures.size());
             if (writes > 0 || !failures.isEmpty()) {
@@ -173,40 +227,175 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
         }
     }
 
-    /** Applies the steps in order; returns the map elements written. Updates the view as it goes. */
-    private int execute(ReconcilePlan plan, Map<String, String> failures) {
+    /**
+     * Applies a plan with a few batch calls per map. If the kernel refuses room the plan counted on (its memory
+     * limits, or another writer), the maps are read back and the whole node is planned again and written service
+     * by service, so each service that fits goes in whole and the others are reported.
+     */
+    private int execute(ReconcilePlan plan) {
+        try {
+            return executeBatched(plan);
+        } catch (BpfException e) {
+            if (!isCapacity(e)) {
+                throw e;
+            }
+            log.log(System.Logger.Level.WARNING, "a batch write was refused ({0}); reading the maps back and writing"
+                    + " service by service", e.getMessage());
+            metrics.mapFull(e.object().startsWith("map ") ? e.object().substring(4) : e.object());
+            kernel = KernelView.read(maps);
+            DesiredState all = desired.all();
+            ReconcilePlan again = ReconcilePlan.compute(all.services(), Set.of(), all.problems(), true,
+                    desired::healthy, kernel, serviceIds, backendIds, ReconcilePlan.Capacity.of(maps));
+            failuresByService.clear();
+            again.failuresByService().forEach((name, f) -> failuresByService.put(name, new TreeMap<>(f)));
+            again.fullMaps().forEach(metrics::mapFull);
+            return executeOneByOne(again);
+        }
+    }
+
+    private int executeBatched(ReconcilePlan plan) {
         int writes = 0;
+        List<ReconcilePlan.WriteService> pending = new ArrayList<>();
         for (ReconcilePlan.Step step : plan.steps()) {
             switch (step) {
-                case ReconcilePlan.RemoveFrontends r -> {
-                    writes += maps.frontends().removeAll(r.keys());
-                    r.keys().forEach(kernel.frontends::remove);
+                case ReconcilePlan.WriteService w -> pending.add(w);
+                case ReconcilePlan.RemoveBackends r -> {
+                    writes += writeServices(pending);
+                    pending.clear();
+                    writes += removeBackends(r);
                 }
                 case ReconcilePlan.RemoveServices r -> {
+                    List<ServiceKey> keys = new ArrayList<>();
+                    List<EndpointKey> slots = new ArrayList<>();
                     for (int id : r.serviceIds()) {
-                        writes += 1 + kernel.liveSlots(id);
-                        maps.removeService(id);
+                        keys.add(new ServiceKey(id));
+                        slots.addAll(LoadBalancerMaps.slotKeys(id, kernel.services.get(id)));
+                    }
+                    writes += maps.services().removeAll(keys);
+                    writes += maps.endpoints().removeAll(slots);
+                    for (int id : r.serviceIds()) {
                         kernel.endpointEntries -= kernel.liveSlots(id);
                         kernel.services.remove(id);
                         kernel.slots.remove(id);
                     }
                 }
-                case ReconcilePlan.RemoveOrphanSlots r -> {
-                    writes += maps.endpoints().removeAll(r.keys());
-                    kernel.endpointEntries -= r.keys().size();
-                    kernel.orphanSlots.clear();
-                }
-                case ReconcilePlan.WriteService w -> writes += writeService(w, failures);
-                case ReconcilePlan.RemoveBackends r -> {
-                    writes += maps.backends().removeAll(r.backendIds().stream().map(BackendKey::new).toList());
-                    r.backendIds().forEach(kernel.backends::remove);
-                }
+                default -> writes += executeStep(step);
             }
+        }
+        writes += writeServices(pending);
+        return writes;
+    }
+
+    /**
+     * Writes service ports in groups sized so that the endpoint map holds the old and the new revision of every
+     * service of a group at once: backends, then all new slots, all service entries, all old slots, then the
+     * frontends of the group.
+     */
+    private int writeServices(List<ReconcilePlan.WriteService> all) {
+        int writes = 0;
+        int capacity = maps.endpoints().map().maxEntries();
+        int from = 0;
+        while (from < all.size()) {
+            int to = from;
+            long adding = 0;
+            while (to < all.size()) {
+                int n = all.get(to).replacesSlots() ? all.get(to).slots().stream().mapToInt(List::size).sum() : 0;
+                if (to > from && kernel.endpointEntries + adding + n > capacity) {
+                    break;
+                }
+                adding += n;
+                to++;
+            }
+            writes += writeGroup(all.subList(from, to));
+            from = to;
         }
         return writes;
     }
 
-    private int writeService(ReconcilePlan.WriteService w, Map<String, String> failures) {
+    private int writeGroup(List<ReconcilePlan.WriteService> group) {
+        int writes = 0;
+        Map<BackendKey, io.mocket.bpf.BackendValue> backends = new LinkedHashMap<>();
+        List<LoadBalancerMaps.BackendSet> sets = new ArrayList<>();
+        Map<FrontendKey, FrontendValue> frontends = new LinkedHashMap<>();
+        for (ReconcilePlan.WriteService w : group) {
+            w.backends().forEach((id, v) -> backends.put(new BackendKey(id), v));
+            if (w.replacesSlots()) {
+                DesiredState.ServicePort sp = w.servicePort();
+                sets.add(new LoadBalancerMaps.BackendSet(w.serviceId(), kernel.services.get(w.serviceId()),
+                        sp.lbMode(), sp.healthPolicy(), w.slots()));
+            }
+            w.frontends().forEach(fk -> frontends.put(fk, new FrontendValue(w.serviceId())));
+        }
+        maps.backends().putAll(backends);
+        backends.forEach((k, v) -> kernel.backends.put(k.backendId(), v));
+        writes += backends.size();
+
+        List<ServiceValue> next = maps.replaceBackends(sets);
+        for (int i = 0; i < sets.size(); i++) {
+            LoadBalancerMaps.BackendSet set = sets.get(i);
+            int oldSlots = kernel.liveSlots(set.serviceId());
+            int newSlots = next.get(i).totalBackends();
+            kernel.services.put(set.serviceId(), next.get(i));
+            List<List<io.mocket.bpf.EndpointValue>> copy = new ArrayList<>(set.byPriority().size());
+            set.byPriority().forEach(l -> copy.add(new ArrayList<>(l)));
+            kernel.slots.put(set.serviceId(), copy);
+            kernel.endpointEntries += newSlots - oldSlots;
+            writes += newSlots + 1 + oldSlots;
+        }
+
+        maps.frontends().putAll(frontends);
+        frontends.forEach((k, v) -> kernel.frontends.put(k, v.serviceId()));
+        writes += frontends.size();
+        return writes;
+    }
+
+    private int removeBackends(ReconcilePlan.RemoveBackends r) {
+        int writes = maps.backends().removeAll(r.backendIds().stream().map(BackendKey::new).toList());
+        r.backendIds().forEach(kernel.backends::remove);
+        return writes;
+    }
+
+    /** Applies the steps in order, one service port at a time; returns the map elements written. */
+    private int executeOneByOne(ReconcilePlan plan) {
+        int writes = 0;
+        for (ReconcilePlan.Step step : plan.steps()) {
+            writes += switch (step) {
+                case ReconcilePlan.WriteService w -> writeService(w);
+                default -> executeStep(step);
+            };
+        }
+        return writes;
+    }
+
+    /** One removal step; updates the view. */
+    private int executeStep(ReconcilePlan.Step step) {
+        int writes = 0;
+        switch (step) {
+            case ReconcilePlan.RemoveFrontends r -> {
+                writes += maps.frontends().removeAll(r.keys());
+                r.keys().forEach(kernel.frontends::remove);
+            }
+            case ReconcilePlan.RemoveServices r -> {
+                for (int id : r.serviceIds()) {
+                    writes += 1 + kernel.liveSlots(id);
+                    maps.removeService(id);
+                    kernel.endpointEntries -= kernel.liveSlots(id);
+                    kernel.services.remove(id);
+                    kernel.slots.remove(id);
+                }
+            }
+            case ReconcilePlan.RemoveOrphanSlots r -> {
+                writes += maps.endpoints().removeAll(r.keys());
+                kernel.endpointEntries -= r.keys().size();
+                kernel.orphanSlots.clear();
+            }
+            case ReconcilePlan.RemoveBackends r -> writes += removeBackends(r);
+            case ReconcilePlan.WriteService w -> throw new IllegalArgumentException("not a removal: " + w);
+        }
+        return writes;
+    }
+
+    private int writeService(ReconcilePlan.WriteService w) {
         int writes = 0;
         ServiceValue held = kernel.services.get(w.serviceId());
         try {
@@ -247,7 +436,8 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
             DesiredState.ServicePort sp = w.servicePort();
             String problem = "service " + sp.service() + " port " + sp.port() + " (" + sp.family().tag()
                     + ") was refused by the kernel: " + e.getMessage();
-            sp.sources().forEach(s -> failures.merge(s, problem, (a, b) -> a));
+            Map<String, String> of = failuresByService.computeIfAbsent(sp.resourceName(), n -> new TreeMap<>());
+            sp.sources().forEach(src -> of.putIfAbsent(src, problem));
             kernel = KernelView.read(maps);
             return writes;
         }
@@ -290,8 +480,11 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                         long waitMs = retryAt == 0 ? 0 : Math.max(1, (retryAt - System.nanoTime()) / 1_000_000);
                         signalLock.wait(waitMs);
                     }
-                    // Debounce: wait for a quiet moment, but not longer than maxDelay after the first change.
-                    while (!closed && dirty) {
+                    // Debounce. The first change after a quiet period goes at once: a lone push should not wait.
+                    // Changes that come while a pass runs or soon after one are a burst: wait for a quiet moment
+                    // (debounce after the last change), but not longer than maxDelay after the first.
+                    boolean idle = firstSignalNanos - lastPassEndNanos >= settings.debounce().toNanos();
+                    while (!closed && dirty && !idle) {
                         long now = System.nanoTime();
                         long quietAt = lastSignalNanos + settings.debounce().toNanos();
                         long latest = firstSignalNanos + settings.maxDelay().toNanos();
@@ -313,8 +506,12 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
             if (!snapshot.synced(ResourceKind.ADDRESS)) {
                 continue; // an empty or partial store must not delete what the kernel serves
             }
+            passStartNanos = System.nanoTime();
             try {
                 Pass pass = pass(snapshot);
+                synchronized (signalLock) {
+                    lastPassEndNanos = System.nanoTime();
+                }
                 complete(pass.generation(), pass.failures(), null);
                 retryAt = pass.failures().isEmpty() ? 0 : System.nanoTime() + settings.retry().toNanos();
                 backoff = Duration.ofMillis(500);
@@ -322,6 +519,9 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                 log.log(System.Logger.Level.ERROR, "reconcile of generation " + snapshot.generation()
                         + " failed; retrying in " + backoff.toMillis() + " ms", e);
                 complete(snapshot.generation(), null, e);
+                synchronized (signalLock) {
+                    lastPassEndNanos = System.nanoTime();
+                }
                 retryAt = System.nanoTime() + backoff.toNanos();
                 backoff = backoff.multipliedBy(2).compareTo(settings.retry()) > 0 ? settings.retry()
                         : backoff.multipliedBy(2);

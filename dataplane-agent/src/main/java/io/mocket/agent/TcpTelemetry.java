@@ -1,6 +1,5 @@
 package io.mocket.agent;
 
-import io.mocket.api.istio.workload.Workload;
 import io.mocket.bpf.ConnectionKey;
 import io.mocket.bpf.ConnectionTotals;
 import io.mocket.bpf.TypedMap;
@@ -161,8 +160,8 @@ final class TcpTelemetry {
         boolean client = key.direction() == ConnectionKey.Direction.ACTIVE;
         InetAddress source = client ? key.local() : key.remote();
         InetAddress destination = client ? key.remote() : key.local();
-        Optional<Workload> src = snapshot.workloadByAddress(source).map(NodeState.Entry::value);
-        Optional<Workload> dst = snapshot.workloadByAddress(destination).map(NodeState.Entry::value);
+        Optional<KnownWorkload> src = snapshot.workloadByAddress(source);
+        Optional<KnownWorkload> dst = snapshot.workloadByAddress(destination);
         String serviceKey = key.serviceId() == 0 ? null : services.get(key.serviceId());
         String serviceNamespace = "unknown";
         String serviceHost = "unknown";
@@ -175,19 +174,19 @@ final class TcpTelemetry {
         Map<String, String> l = new LinkedHashMap<>();
         l.put("reporter", client ? "source" : "destination");
         l.put("source_workload", src.map(TcpTelemetry::workloadName).orElse("unknown"));
-        l.put("source_workload_namespace", src.map(Workload::getNamespace).orElse("unknown"));
-        l.put("source_canonical_service", src.map(w -> orUnknown(w.getCanonicalName())).orElse("unknown"));
+        l.put("source_workload_namespace", src.map(KnownWorkload::namespace).orElse("unknown"));
+        l.put("source_canonical_service", src.map(w -> orUnknown(w.canonicalName())).orElse("unknown"));
         l.put("destination_service", serviceHost);
         l.put("destination_service_namespace", serviceNamespace);
         l.put("destination_workload", dst.map(TcpTelemetry::workloadName).orElse("unknown"));
-        l.put("destination_workload_namespace", dst.map(Workload::getNamespace).orElse("unknown"));
+        l.put("destination_workload_namespace", dst.map(KnownWorkload::namespace).orElse("unknown"));
         l.put("request_protocol", "tcp");
         l.put("connection_security_policy", "unknown");
         return new Labels(Collections.unmodifiableMap(l));
     }
 
-    private static String workloadName(Workload w) {
-        return orUnknown(w.getWorkloadName().isEmpty() ? w.getName() : w.getWorkloadName());
+    private static String workloadName(KnownWorkload w) {
+        return orUnknown(w.workloadName().isEmpty() ? w.name() : w.workloadName());
     }
 
     private static String orUnknown(String s) {

@@ -41,6 +41,8 @@ final class AgentBenchmark {
     static final Duration WAIT = Duration.ofSeconds(120);
     /** Rounds that warm the JIT (the first passes run interpreted and in C1): reported, not in the percentiles. */
     static final int WARM_UP = 3;
+    /** Single-pod changes measured after the large ones. */
+    static final int SINGLE_CHANGES = 20;
 
     /**
      * The JVM flags a node would ship the agent with; memory is measured with exactly these unless the system
@@ -123,13 +125,18 @@ final class AgentBenchmark {
     static List<Workload> workloads(int shift) {
         List<Workload> out = new ArrayList<>(PODS);
         for (int j = 0; j < PODS; j++) {
-            int service = (j / BACKENDS_PER_SERVICE + shift) % SERVICES;
-            String ip = "10.244." + (j / 250) + "." + (j % 250 + 1);
-            String podNs = ns(j / BACKENDS_PER_SERVICE);
-            Workload.Builder w = Mesh.pod(podNs, "pod-" + j, "node-" + (j % NODES), "r1/z" + (j % 3), List.of(ip));
-            out.add(Mesh.member(w, Mesh.serviceName(ns(service), "svc-" + service)).build());
+            out.add(workload(j, shift));
         }
         return out;
+    }
+
+    /** Pod j, member of service (j/10 + shift) mod 1000. */
+    static Workload workload(int j, int shift) {
+        int service = (j / BACKENDS_PER_SERVICE + shift) % SERVICES;
+        String ip = "10.244." + (j / 250) + "." + (j % 250 + 1);
+        String podNs = ns(j / BACKENDS_PER_SERVICE);
+        Workload.Builder w = Mesh.pod(podNs, "pod-" + j, "node-" + (j % NODES), "r1/z" + (j % 3), List.of(ip));
+        return Mesh.member(w, Mesh.serviceName(ns(service), "svc-" + service)).build();
     }
 
     // ---- 1. endpoint changes, commit to ACK ----
@@ -138,9 +145,14 @@ final class AgentBenchmark {
         Path pinRoot = sandbox.bpffs.resolve("inproc");
         String[] args = {"--control-plane", cp.target(), "--node-name", "node-0", "--pin-root", pinRoot.toString(),
                 "--cgroup", sandbox.cgroup.toString(), "--admin-address", "127.0.0.1", "--admin-port", "0"};
-        List<long[]> samples = new ArrayList<>(); // {commit-to-ACK ns, pass ns, writes, responses}
+        // {commit-to-ACK, pass, writes, responses, arrival-to-ACK, arrival-to-applied, applied-to-pass, pass-end-to-ACK}
+        List<long[]> samples = new ArrayList<>();
+        List<long[]> single = new ArrayList<>(); // {commit-to-ACK, pass, writes, service ports, pass CPU}
         int code = Agent.run(args, Map.of(), System.err, System.err, agent -> {
             awaitUntil("the in-process agent is ready", () -> agent.notReady().isEmpty());
+            // nanoTime when the store published its last generation (end of decode + NodeState.apply)
+            java.util.concurrent.atomic.AtomicLong appliedAt = new java.util.concurrent.atomic.AtomicLong();
+            agent.state().addListener(snapshot -> appliedAt.set(System.nanoTime()));
             for (int r = 1; r <= rounds; r++) {
                 List<Workload> moved = workloads(r);
                 XdsClient.Exchange before = last(agent.xds().exchanges());
@@ -164,9 +176,46 @@ final class AgentBenchmark {
                 });
                 long took = System.nanoTime() - start;
                 ServiceReconciler.Pass pass = agent.reconciler().lastPass().orElseThrow();
-                samples.add(new long[]{took, pass.took().toNanos(), pass.writes(), seen[1]});
-                System.err.printf("round %d: commit to ACK %.1f ms, last pass %.1f ms, %d writes, %d responses%n", r,
-                        took / 1e6, pass.took().toNanos() / 1e6, pass.writes(), seen[1]);
+                // The agent's own share: from the (last) response's arrival, counted before it is decoded, to its
+                // ACK being sent. Instants from the agent, mapped to nanoTime through one pair read now.
+                long nowNanos = System.nanoTime();
+                java.time.Instant nowInstant = java.time.Instant.now();
+                java.util.function.ToLongFunction<java.time.Instant> nanos =
+                        i -> nowNanos - Duration.between(i, nowInstant).toNanos();
+                long arrived = nanos.applyAsLong(agent.metrics().lastResponseAt(ResourceKind.ADDRESS).orElseThrow());
+                long acked = nanos.applyAsLong(last(agent.xds().exchanges()).at());
+                long passStart = agent.reconciler().lastPassStartNanos();
+                long applied = appliedAt.get();
+                long passEnd = passStart + pass.took().toNanos();
+                samples.add(new long[]{took, pass.took().toNanos(), pass.writes(), seen[1], acked - arrived,
+                        applied - arrived, passStart - applied, acked - passEnd, pass.desiredTook().toNanos(),
+                        pass.planTook().toNanos(), pass.cpu().toNanos()});
+                System.err.printf("round %d: commit to ACK %.1f ms; agent: arrival to ACK %.1f ms = decode+apply %.1f"
+                                + " + wait %.1f + pass %.1f (desired %.1f, plan %.1f, %d writes; CPU %.1f) + ACK %.1f; %d responses%n", r,
+                        took / 1e6, (acked - arrived) / 1e6, (applied - arrived) / 1e6, (passStart - applied) / 1e6,
+                        pass.took().toNanos() / 1e6, pass.desiredTook().toNanos() / 1e6,
+                        pass.planTook().toNanos() / 1e6, pass.writes(), pass.cpu().toNanos() / 1e6,
+                        (acked - passEnd) / 1e6, seen[1]);
+            }
+            // 1b. One pod moves to the next service (2 service ports of the service it leaves, 2 of the one it
+            // joins): what a single endpoint change costs once the mesh is in place.
+            for (int k = 0; k < SINGLE_CHANGES; k++) {
+                int j = 37 * k % PODS;
+                Workload moved = workload(j, rounds + 1 + k);
+                XdsClient.Exchange before = last(agent.xds().exchanges());
+                long start = System.nanoTime();
+                cp.commit(List.of(moved), Set.of());
+                awaitUntil("the pod's update is ACKed", () -> {
+                    XdsClient.Exchange e = last(agent.xds().exchanges());
+                    if (e != before && !e.acked()) {
+                        throw new IllegalStateException("NACK: " + e.nack());
+                    }
+                    return e != before && e.updated().contains(moved.getUid());
+                });
+                long took = System.nanoTime() - start;
+                ServiceReconciler.Pass pass = agent.reconciler().lastPass().orElseThrow();
+                single.add(new long[]{took, pass.took().toNanos(), pass.writes(), pass.servicePorts(),
+                        pass.cpu().toNanos()});
             }
         });
         if (code != Agent.EXIT_OK) {
@@ -179,10 +228,23 @@ final class AgentBenchmark {
                 .stream().map(r -> String.format("%.0f", r[0] / 1e6)).toList());
         out.printf("commit to ACK: median %.1f ms, p90 %.1f ms, p99 %.1f ms (= max below 100 rounds)%n",
                 pct(warm, 0, 50) / 1e6, pct(warm, 0, 90) / 1e6, pct(warm, 0, 99) / 1e6);
-        out.printf("reconcile pass (desired state + plan + map writes): median %.1f ms, p99 %.1f ms%n",
-                pct(warm, 1, 50) / 1e6, pct(warm, 1, 99) / 1e6);
+        out.printf("agent side, response arrival to ACK sent: median %.1f ms, p90 %.1f ms, p99 %.1f ms%n",
+                pct(warm, 4, 50) / 1e6, pct(warm, 4, 90) / 1e6, pct(warm, 4, 99) / 1e6);
+        out.printf("  of which decode + NodeState.apply: median %.1f ms; wait before the pass (debounce, hand-over):"
+                + " median %.1f ms; pass end to ACK sent: median %.1f ms%n", pct(warm, 5, 50) / 1e6,
+                pct(warm, 6, 50) / 1e6, pct(warm, 7, 50) / 1e6);
+        out.printf("reconcile pass (desired state + plan + map writes): median %.1f ms, p99 %.1f ms; of which"
+                + " desired state median %.1f ms, plan median %.1f ms%n", pct(warm, 1, 50) / 1e6,
+                pct(warm, 1, 99) / 1e6, pct(warm, 8, 50) / 1e6, pct(warm, 9, 50) / 1e6);
+        out.printf("reconcile pass CPU time (thread user + system, not inflated by other load): median %.1f ms,"
+                + " p99 %.1f ms%n", pct(warm, 10, 50) / 1e6, pct(warm, 10, 99) / 1e6);
         out.printf("map element writes per pass: median %d; xDS responses per change: median %d%n",
                 pct(warm, 2, 50), pct(warm, 3, 50));
+        out.println();
+        out.printf("## 1b. %d single-pod moves (one workload changes service), store commit to ACK%n", single.size());
+        out.printf("commit to ACK: median %.1f ms, p90 %.1f ms; pass: median %.2f ms (CPU %.2f ms), %d map writes,"
+                        + " %d service ports diffed (median)%n", pct(single, 0, 50) / 1e6, pct(single, 0, 90) / 1e6,
+                pct(single, 1, 50) / 1e6, pct(single, 4, 50) / 1e6, pct(single, 2, 50), pct(single, 3, 50));
     }
 
     // ---- 2. resident memory of a separate agent; 3. restart to ready with existing pins ----

@@ -47,7 +47,7 @@ class NodeStateTest {
         assertSame(before, state.snapshot());
         assertEquals(1, seen.size());
         assertEquals(Map.of(WEB, "v1", pod.getUid(), "w1"), before.versions(ResourceKind.ADDRESS));
-        assertEquals(pod.getUid(), before.workloadByAddress(InetAddress.ofLiteral("10.0.0.1")).orElseThrow().name());
+        assertEquals(pod.getUid(), before.workloadByAddress(InetAddress.ofLiteral("10.0.0.1")).orElseThrow().uid());
 
         state.apply(address(List.of(), List.of(WEB, pod.getUid(), "never-held")));
         assertTrue(state.snapshot().services().isEmpty() && state.snapshot().workloads().isEmpty());

@@ -124,8 +124,7 @@ class XdsClientTest {
                 "only the changed and the new resources are sent again");
         assertEquals(List.of(podName("default", "web-1")), first.removed());
         assertTrue(first.acked());
-        assertEquals(io.mocket.api.istio.workload.WorkloadStatus.UNHEALTHY,
-                state.snapshot().workloads().get(podName("default", "web-2")).value().getStatus());
+        assertFalse(state.snapshot().workloads().get(podName("default", "web-2")).healthy(), "web-2 is UNHEALTHY now");
         // The two types are answered independently: the policy's (empty) answer may come after the addresses'.
         await("the reconnect's policy response is answered", () -> !exchanges(stream, ResourceKind.AUTHORIZATION).isEmpty());
         XdsClient.Exchange authz = exchanges(stream, ResourceKind.AUTHORIZATION).getFirst();

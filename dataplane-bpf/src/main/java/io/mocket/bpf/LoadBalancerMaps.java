@@ -164,6 +164,63 @@ public final class LoadBalancerMaps implements AutoCloseable {
         return next;
     }
 
+    /**
+     * A service's next backend set for {@link #replaceBackends(List)}.
+     *
+     * @param current    the service entry the kernel holds now (null for a new service)
+     * @param byPriority backends per locality priority, at most {@link ServiceValue#PRIORITIES} lists
+     */
+    public record BackendSet(int serviceId, ServiceValue current, LbMode lbMode, HealthPolicy healthPolicy,
+                             List<List<EndpointValue>> byPriority) {
+        public BackendSet {
+            if (byPriority.size() > ServiceValue.PRIORITIES) {
+                throw new IllegalArgumentException("at most " + ServiceValue.PRIORITIES + " priorities, got "
+                        + byPriority.size());
+            }
+        }
+    }
+
+    /**
+     * {@link #replaceBackends(int, LbMode, HealthPolicy, List)} for many services in three batch calls: the
+     * slots of every new revision, then every service entry (one element each, so each service switches in one
+     * step to a revision whose slots are all written), then the slots of every old revision. The entries the
+     * caller says the kernel holds are used as they are (no lookups). The caller needs room in the endpoint map
+     * for the old and the new slots of all of them at once.
+     *
+     * <p>If a batch fails, the services whose entry was not switched keep their old revision in full; slots of
+     * their new revision may be left behind (no entry points at them) for the caller to delete.
+     *
+     * @return the service entries now in force, in the order of {@code sets}
+     */
+    public List<ServiceValue> replaceBackends(List<BackendSet> sets) {
+        Map<EndpointKey, EndpointValue> slots = new LinkedHashMap<>();
+        Map<ServiceKey, ServiceValue> entries = new LinkedHashMap<>();
+        List<EndpointKey> oldSlots = new ArrayList<>();
+        List<ServiceValue> result = new ArrayList<>(sets.size());
+        for (BackendSet set : sets) {
+            int revision = set.current() == null ? 1 : set.current().revision() + 1;
+            List<Integer> counts = new ArrayList<>(ServiceValue.PRIORITIES);
+            for (int prio = 0; prio < ServiceValue.PRIORITIES; prio++) {
+                List<EndpointValue> backendsAtPrio = prio < set.byPriority().size() ? set.byPriority().get(prio)
+                        : List.of();
+                for (int slot = 0; slot < backendsAtPrio.size(); slot++) {
+                    slots.put(new EndpointKey(set.serviceId(), revision, prio, slot), backendsAtPrio.get(slot));
+                }
+                counts.add(backendsAtPrio.size());
+            }
+            ServiceValue next = new ServiceValue(revision, counts, set.lbMode(), set.healthPolicy());
+            entries.put(new ServiceKey(set.serviceId()), next);
+            if (set.current() != null) {
+                oldSlots.addAll(slotKeys(set.serviceId(), set.current()));
+            }
+            result.add(next);
+        }
+        endpoints.putAll(slots);
+        services.putAll(entries);
+        endpoints.removeAll(oldSlots);
+        return result;
+    }
+
     /** Removes a service entry and its slots (frontends pointing at it then refuse, so remove those first). */
     public void removeService(int serviceId) {
         ServiceKey key = new ServiceKey(serviceId);
@@ -172,7 +229,8 @@ public final class LoadBalancerMaps implements AutoCloseable {
         old.ifPresent(o -> endpoints.removeAll(slotKeys(serviceId, o)));
     }
 
-    private static List<EndpointKey> slotKeys(int serviceId, ServiceValue value) {
+    /** The keys of every slot of a service entry's revision. */
+    public static List<EndpointKey> slotKeys(int serviceId, ServiceValue value) {
         List<EndpointKey> keys = new ArrayList<>();
         for (int prio = 0; prio < ServiceValue.PRIORITIES; prio++) {
             for (int slot = 0; slot < value.counts().get(prio); slot++) {

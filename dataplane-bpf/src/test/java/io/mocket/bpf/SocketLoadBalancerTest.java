@@ -299,10 +299,25 @@ class SocketLoadBalancerTest {
         AtomicInteger flips = new AtomicInteger();
         Thread flipper = Thread.ofPlatform().start(() -> {
             // Switches between two disjoint sets for as long as the client dials; bounded in count and time.
+            // Every other switch is a batch of two services (the agent's way), the others one service alone.
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            EndpointValue dns = new EndpointValue(BACKEND_A, 5353);
             for (int i = 0; i < 100_000 && !stop.get() && System.nanoTime() < deadline; i++) {
-                lb.maps().replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY,
-                        List.of(List.of(i % 2 == 0 ? a : b)));
+                if (i % 2 == 0) {
+                    lb.maps().replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY,
+                            List.of(List.of(a)));
+                } else {
+                    ServiceValue tcp = lb.maps().services().get(new ServiceKey(SVC_TCP)).orElseThrow();
+                    ServiceValue udp = lb.maps().services().get(new ServiceKey(SVC_DNS)).orElseThrow();
+                    List<ServiceValue> next = lb.maps().replaceBackends(List.of(
+                            new LoadBalancerMaps.BackendSet(SVC_TCP, tcp, LbMode.UNSPECIFIED,
+                                    HealthPolicy.ONLY_HEALTHY, List.of(List.of(b))),
+                            new LoadBalancerMaps.BackendSet(SVC_DNS, udp, LbMode.UNSPECIFIED,
+                                    HealthPolicy.ONLY_HEALTHY, List.of(List.of(dns)))));
+                    if (next.get(0).revision() != tcp.revision() + 1 || next.get(1).revision() != udp.revision() + 1) {
+                        throw new AssertionError("a batch switch moves each service to its next revision: " + next);
+                    }
+                }
                 flips.incrementAndGet();
             }
         });
@@ -322,6 +337,8 @@ class SocketLoadBalancerTest {
         Map<EndpointKey, EndpointValue> slots = lb.maps().endpoints().entries();
         long slotsOfService = slots.keySet().stream().filter(k -> k.serviceId() == SVC_TCP).count();
         assertEquals(1, slotsOfService, "old revisions' slots are deleted: " + slots);
+        assertEquals(1, slots.keySet().stream().filter(k -> k.serviceId() == SVC_DNS).count(),
+                "also those of a service switched in a batch: " + slots);
         assertTrue(slots.containsKey(new EndpointKey(SVC_TCP, now.revision(), 0, 0)), slots.toString());
 
         lb.maps().replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY, List.of(List.of(a, b)));
