@@ -52,7 +52,14 @@ final class AgentBenchmark {
             "--sun-misc-unsafe-memory-access=allow");
 
     private final List<String> agentJvmFlags = Optional.ofNullable(System.getProperty("mocket.bench.agentJvmFlags"))
-            .map(f -> List.of(f.strip().split("\\s+"))).orElse(SHIPPED_JVM_FLAGS);
+            .map(AgentBenchmark::flags).orElse(SHIPPED_JVM_FLAGS);
+    /**
+     * Memory only ({@code mocket.bench.memoryVariants}): several flag sets separated by {@code |}, each measured
+     * as in 2 in turn, round after round, so the sets are compared side by side under the same load.
+     */
+    private final List<List<String>> memoryVariants = Optional.ofNullable(System.getProperty(
+            "mocket.bench.memoryVariants")).map(v -> Arrays.stream(v.split("\\|")).map(AgentBenchmark::flags).toList())
+            .orElse(List.of());
     private final String agentClassPath;
     private final int rounds;
     private final PrintStream out;
@@ -64,13 +71,26 @@ final class AgentBenchmark {
         this.out = out;
     }
 
+    /** Space separated flags; the word {@code shipped} stands for {@link #SHIPPED_JVM_FLAGS}. */
+    private static List<String> flags(String spaced) {
+        List<String> out = new ArrayList<>();
+        for (String f : spaced.strip().split("\\s+")) {
+            if (f.equals("shipped")) {
+                out.addAll(SHIPPED_JVM_FLAGS);
+            } else {
+                out.add(f);
+            }
+        }
+        return out;
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
             System.err.println("usage: AgentBenchmark <agent runtime class path> [rounds]");
             System.exit(2);
         }
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 15;
-        if (rounds <= WARM_UP) {
+        if (rounds <= WARM_UP && System.getProperty("mocket.bench.memoryVariants") == null) {
             System.err.println("rounds must be more than the " + WARM_UP + " warm-up rounds");
             System.exit(2);
         }
@@ -88,8 +108,12 @@ final class AgentBenchmark {
             out.printf("# agent benchmark: %d pods, %d services (%d backends each, 2 ports, v4 VIPs)%n", PODS,
                     SERVICES, BACKENDS_PER_SERVICE);
             out.println("load average at start: " + loadAverage());
-            endpointChanges(sandbox, cp);
-            residentAndRestart(sandbox, cp);
+            if (!memoryVariants.isEmpty()) {
+                memoryVariants(sandbox, cp);
+            } else {
+                endpointChanges(sandbox, cp);
+                residentAndRestart(sandbox, cp);
+            }
             out.println("load average at end: " + loadAverage());
         } finally {
             stopChildren();
@@ -183,6 +207,121 @@ final class AgentBenchmark {
                 pct(warm, 1, 50) / 1e6, pct(warm, 1, 99) / 1e6);
         out.printf("map element writes per pass: median %d; xDS responses per change: median %d%n",
                 pct(warm, 2, 50), pct(warm, 3, 50));
+    }
+
+    // ---- 2 only, several flag sets side by side ----
+
+    private void memoryVariants(KernelSandbox sandbox, ControlPlane cp) throws Exception {
+        Path logs = Files.createTempDirectory(sandbox.id + "-logs");
+        int adminPort = freePort();
+        List<List<String>> results = new ArrayList<>();
+        for (int v = 0; v < memoryVariants.size(); v++) {
+            results.add(new ArrayList<>());
+        }
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+            for (int r = 1; r <= rounds; r++) {
+                for (int v = 0; v < memoryVariants.size(); v++) {
+                    // Each variant keeps its own pins: round 1 starts empty, later rounds adopt.
+                    List<String> cmd = agentCommand(memoryVariants.get(v), cp, sandbox.bpffs.resolve("variant-" + v),
+                            sandbox, adminPort);
+                    Path log = logs.resolve("variant-" + v + "-" + r + ".log");
+                    long t0 = System.nanoTime();
+                    Process p = start(cmd, log);
+                    awaitReady(http, adminPort, p, log);
+                    long ready = System.nanoTime() - t0;
+                    Memory m = memory(p, memoryVariants.get(v));
+                    stop(p);
+                    String line = String.format("round %d: ready %.1f s, VmRSS %.1f MiB (anon %.1f, file %.1f, peak %.1f),"
+                            + " after GC %.1f MiB, load %s; heap after GC: %s", r, ready / 1e9, m.rss / 1024.0,
+                            m.anon / 1024.0, m.file / 1024.0, m.hwm / 1024.0, m.rssAfterGc / 1024.0, loadAverage(),
+                            heapSummary(m.heap));
+                    results.get(v).add(line);
+                    System.err.println("variant " + (v + 1) + " " + line);
+                }
+            }
+        } finally {
+            stopChildren();
+            deleteLogs(logs);
+        }
+        out.println();
+        out.println("## 2. resident memory, flag sets side by side (" + rounds + " rounds, interleaved)");
+        for (int v = 0; v < memoryVariants.size(); v++) {
+            out.println();
+            out.println("variant " + (v + 1) + ": " + String.join(" ", memoryVariants.get(v)));
+            results.get(v).forEach(l -> out.println("- " + l));
+        }
+    }
+
+    private static String heapSummary(String heapInfo) {
+        return heapInfo.lines().filter(l -> l.contains("total") || l.contains("Metaspace")).map(String::strip)
+                .reduce((a, b) -> a + " | " + b).orElse("?");
+    }
+
+    private record Memory(long rss, long anon, long file, long hwm, long rssAfterGc, String heap) {
+    }
+
+    /** Waits 10 s after ready, reads the status, forces a GC, reads VmRSS again (and NMT when enabled). */
+    private static Memory memory(Process p, List<String> flags) throws Exception {
+        sleep(Duration.ofSeconds(10)); // settle: telemetry tick, lazy JIT, no forced GC
+        long rss = status(p.pid(), "VmRSS");
+        long anon = status(p.pid(), "RssAnon");
+        long file = status(p.pid(), "RssFile");
+        long hwm = status(p.pid(), "VmHWM");
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        Optional<String> nmt = flags.stream().filter(f -> f.startsWith("-XX:NativeMemoryTracking=")).findFirst();
+        if (nmt.isPresent()) {
+            System.err.println(KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "VM.native_memory",
+                    nmt.get().substring(nmt.get().indexOf('=') + 1)));
+            System.err.println(largestMappings(p.pid(), 20));
+        }
+        KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.run");
+        sleep(Duration.ofSeconds(3));
+        long rssAfterGc = status(p.pid(), "VmRSS");
+        String heap = KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.heap_info");
+        return new Memory(rss, anon, file, hwm, rssAfterGc, heap);
+    }
+
+    /** The mappings of a process with the most resident memory, from /proc/pid/smaps (to see what NMT misses). */
+    private static String largestMappings(long pid, int top) throws IOException {
+        record Mapping(String header, long rssKiB) {
+        }
+        List<Mapping> all = new ArrayList<>();
+        String header = null;
+        for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps"))) {
+            if (!l.isEmpty() && Character.isLetterOrDigit(l.charAt(0)) && l.indexOf('-') > 0 && !l.contains(":  ")
+                    && !l.startsWith("VmFlags")) {
+                header = l;
+            } else if (l.startsWith("Rss:") && header != null) {
+                all.add(new Mapping(header, Long.parseLong(l.replaceAll("[^0-9]", ""))));
+            }
+        }
+        StringBuilder b = new StringBuilder("largest mappings by Rss (KiB):\n");
+        all.stream().sorted((a, c) -> Long.compare(c.rssKiB, a.rssKiB)).limit(top)
+                .forEach(m -> b.append(String.format("%8d  %s%n", m.rssKiB, m.header)));
+        long anonNoName = all.stream().filter(m -> m.header.trim().split("\\s+").length < 6).mapToLong(Mapping::rssKiB)
+                .sum();
+        b.append("anonymous mappings without a name: ").append(anonNoName).append(" KiB in total\n");
+        return b.toString();
+    }
+
+    private List<String> agentCommand(List<String> jvmFlags, ControlPlane cp, Path pinRoot, KernelSandbox sandbox,
+                                      int adminPort) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmFlags);
+        cmd.addAll(List.of("-cp", agentClassPath, "io.mocket.agent.Agent", "--control-plane", cp.target(),
+                "--node-name", "node-1", "--pin-root", pinRoot.toString(), "--cgroup", sandbox.cgroup.toString(),
+                "--admin-address", "127.0.0.1", "--admin-port", Integer.toString(adminPort)));
+        return cmd;
+    }
+
+    private static void deleteLogs(Path logs) throws IOException {
+        try (var files = Files.list(logs)) {
+            for (Path f : files.toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
+        Files.deleteIfExists(logs);
     }
 
     // ---- 2. resident memory of a separate agent; 3. restart to ready with existing pins ----
