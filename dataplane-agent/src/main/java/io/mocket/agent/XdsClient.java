@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
 import java.util.stream.Collectors;
 
 /**
@@ -136,6 +137,7 @@ public final class XdsClient implements AutoCloseable {
     private final ExecutorService callbacks;
     private final ScheduledExecutorService timer;
     private final ArrayDeque<Exchange> exchanges = new ArrayDeque<>();
+    private volatile IntConsumer answered = resources -> { };
     private Stream current;
     private long streams;
     private int failedAttempts;
@@ -162,6 +164,15 @@ public final class XdsClient implements AutoCloseable {
     /** Opens the first stream; later ones open by themselves until {@link #close()}. */
     public XdsClient start() {
         timer.execute(this::connect);
+        return this;
+    }
+
+    /**
+     * Tells {@code listener} how many resources each response carried, once its answer went out (the data path
+     * has applied it); on the answering thread, so it must not block.
+     */
+    public XdsClient onAnswered(IntConsumer listener) {
+        this.answered = Objects.requireNonNull(listener, "listener");
         return this;
     }
 
@@ -278,6 +289,7 @@ public final class XdsClient implements AutoCloseable {
             log.log(System.Logger.Level.WARNING, "NACK {0} nonce {1}: {2}", kind.typeUrl(), response.getNonce(), nack);
         }
         stream.send(req.build());
+        answered.accept(response.getResourcesCount());
         record(new Exchange(Instant.now(), stream.id, kind, response.getNonce(),
                 stream.initialVersions.getOrDefault(kind, 0),
                 response.getResourcesList().stream().map(Resource::getName).toList(),

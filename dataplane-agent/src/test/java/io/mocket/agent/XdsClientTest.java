@@ -36,6 +36,7 @@ class XdsClientTest {
     private final ControlPlane controlPlane = new ControlPlane();
     private final NodeState state = new NodeState();
     private final AgentMetrics metrics = new AgentMetrics();
+    private final List<Integer> answeredResources = new java.util.concurrent.CopyOnWriteArrayList<>();
     private XdsClient client;
 
     @AfterEach
@@ -50,7 +51,7 @@ class XdsClientTest {
         client = new XdsClient(new XdsClient.Settings(controlPlane.target(),
                 XdsClient.ztunnelNode("10.0.0.9", "mocket-agent-x1", "istio-system", "node-1", "Kubernetes", ""),
                 Duration.ofMillis(50), Duration.ofMillis(400), ResourceDecoder.DEFAULT_MAX_RESOURCE_BYTES),
-                state, dataPath, metrics).start();
+                state, dataPath, metrics).onAnswered(answeredResources::add).start();
         return client;
     }
 
@@ -96,6 +97,8 @@ class XdsClientTest {
         assertEquals(List.of(podName("default", "web-3")), update.updated());
         assertEquals(List.of(podName("default", "web-1")), update.removed());
         assertTrue(metrics.scrape().contains("mocket_agent_xds_connected 1"));
+        assertEquals(client.exchanges().stream().map(e -> e.updated().size()).toList(), answeredResources,
+                "the listener hears of every answered response with its number of resources");
     }
 
     @Test
