@@ -43,12 +43,14 @@ final class AgentBenchmark {
     static final int WARM_UP = 3;
 
     /**
-     * The JVM flags a node would ship the agent with; memory is measured with exactly these unless the system
+     * The JVM flags the agent ships with (manifests/agent.yaml, JAVA_TOOL_OPTIONS: AgentManifestTest keeps the two
+     * equal); memory is measured with exactly these unless the system
      * property {@code mocket.bench.agentJvmFlags} (space separated) replaces them, to compare settings.
      */
-    static final List<String> SHIPPED_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms16m", "-Xmx64m", "-Xss512k",
-            "-XX:ReservedCodeCacheSize=32m", "-XX:MaxMetaspaceSize=64m", "-XX:MaxDirectMemorySize=32m",
-            "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
+    static final List<String> SHIPPED_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:+UseCompactObjectHeaders", "-Xms8m",
+            "-Xmx64m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=20", "-XX:-ShrinkHeapInSteps",
+            "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=16m", "-Xss512k", "-XX:MaxMetaspaceSize=64m",
+            "-XX:MaxDirectMemorySize=32m", "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow");
 
     private final List<String> agentJvmFlags = Optional.ofNullable(System.getProperty("mocket.bench.agentJvmFlags"))
@@ -273,6 +275,8 @@ final class AgentBenchmark {
             System.err.println(KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "VM.native_memory",
                     nmt.get().substring(nmt.get().indexOf('=') + 1)));
             System.err.println(largestMappings(p.pid(), 20));
+            System.err.println(KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.class_histogram").lines()
+                    .limit(25).reduce((a, b) -> a + "\n" + b).orElse(""));
         }
         KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.run");
         sleep(Duration.ofSeconds(3));
