@@ -22,21 +22,27 @@ final class MemoryRelease {
     static final int LARGE_PUSH_RESOURCES = 1_000;
     /** How long after the last large push the memory is released: pushes in a burst release once. */
     static final Duration QUIET = Duration.ofSeconds(2);
+    /** At most one release in this time: a mesh that sends large pushes all the time pays one full GC a minute. */
+    static final Duration MIN_INTERVAL = Duration.ofSeconds(60);
 
     private final ScheduledExecutorService executor;
     private final Optional<NativeHeap> nativeHeap;
     private final Duration quiet;
+    private final Duration minInterval;
     private ScheduledFuture<?> pending;
     private long releases;
+    private long lastReleaseNanos;
 
     MemoryRelease(ScheduledExecutorService executor, Optional<NativeHeap> nativeHeap) {
-        this(executor, nativeHeap, QUIET);
+        this(executor, nativeHeap, QUIET, MIN_INTERVAL);
     }
 
-    MemoryRelease(ScheduledExecutorService executor, Optional<NativeHeap> nativeHeap, Duration quiet) {
+    MemoryRelease(ScheduledExecutorService executor, Optional<NativeHeap> nativeHeap, Duration quiet,
+                  Duration minInterval) {
         this.executor = Objects.requireNonNull(executor, "executor");
         this.nativeHeap = Objects.requireNonNull(nativeHeap, "nativeHeap");
         this.quiet = Objects.requireNonNull(quiet, "quiet");
+        this.minInterval = Objects.requireNonNull(minInterval, "minInterval");
     }
 
     /** Told after each xDS response is in the kernel; a large one (re)starts the quiet period. */
@@ -60,8 +66,12 @@ final class MemoryRelease {
         if (pending != null) {
             pending.cancel(false);
         }
+        long delayNanos = delay.toNanos();
+        if (releases > 0) {
+            delayNanos = Math.max(delayNanos, lastReleaseNanos + minInterval.toNanos() - System.nanoTime());
+        }
         try {
-            pending = executor.schedule(this::release, delay.toMillis(), TimeUnit.MILLISECONDS);
+            pending = executor.schedule(this::release, delayNanos, TimeUnit.NANOSECONDS);
         } catch (java.util.concurrent.RejectedExecutionException e) {
             pending = null; // the agent is stopping
         }
@@ -75,6 +85,7 @@ final class MemoryRelease {
         boolean trimmed = nativeHeap.map(NativeHeap::trim).orElse(false);
         synchronized (this) {
             releases++;
+            lastReleaseNanos = System.nanoTime();
         }
         log.log(System.Logger.Level.DEBUG, "after a large push: heap committed {0} -> {1} KiB, C heap trimmed: {2},"
                 + " {3} ms", committedBefore >> 10, rt.totalMemory() >> 10, trimmed, (System.nanoTime() - start) / 1_000_000);

@@ -232,11 +232,17 @@ final class AgentBenchmark {
                     awaitReady(http, adminPort, p, log);
                     long ready = System.nanoTime() - t0;
                     Memory m = memory(p, memoryVariants.get(v));
+                    // The heap must also hold a full push of every workload beside the store it replaces.
+                    long resend = fullResend(cp, p, r * memoryVariants.size() + v + 1);
+                    sleep(MemoryRelease.QUIET.plusSeconds(3));
+                    long rssAfterResend = status(p.pid(), "VmRSS");
+                    long hwmAfterResend = status(p.pid(), "VmHWM");
                     stop(p);
                     String line = String.format("round %d: ready %.1f s, VmRSS %.1f MiB (anon %.1f, file %.1f, peak %.1f),"
-                            + " after GC %.1f MiB, load %s; heap after GC: %s", r, ready / 1e9, m.rss / 1024.0,
-                            m.anon / 1024.0, m.file / 1024.0, m.hwm / 1024.0, m.rssAfterGc / 1024.0, loadAverage(),
-                            heapSummary(m.heap));
+                            + " after GC %.1f MiB; full resend of %d workloads ACKed in %.1f s, then VmRSS %.1f MiB"
+                            + " (peak %.1f); load %s; heap after GC: %s", r, ready / 1e9, m.rss / 1024.0,
+                            m.anon / 1024.0, m.file / 1024.0, m.hwm / 1024.0, m.rssAfterGc / 1024.0, PODS, resend / 1e9,
+                            rssAfterResend / 1024.0, hwmAfterResend / 1024.0, loadAverage(), heapSummary(m.heap));
                     results.get(v).add(line);
                     System.err.println("variant " + (v + 1) + " " + line);
                 }
@@ -252,6 +258,32 @@ final class AgentBenchmark {
             out.println("variant " + (v + 1) + ": " + String.join(" ", memoryVariants.get(v)));
             results.get(v).forEach(l -> out.println("- " + l));
         }
+    }
+
+    /**
+     * Commits all 10,000 workloads again, each moved to another service, and waits for the agent's ACK (which
+     * comes after the kernel has them). Fails if the agent dies (e.g. -XX:+ExitOnOutOfMemoryError) or NACKs.
+     */
+    private static long fullResend(ControlPlane cp, Process agent, int shift) {
+        long before = addressAcks(cp);
+        long start = System.nanoTime();
+        cp.commit(workloads(shift), Set.of());
+        awaitUntil("the agent ACKs a full resend of " + PODS + " workloads", 5_000_000, () -> {
+            if (!agent.isAlive()) {
+                throw new IllegalStateException("the agent died during a full resend, exit " + agent.exitValue());
+            }
+            return addressAcks(cp) > before;
+        });
+        if (cp.clients().stream().flatMap(c -> c.types().stream()).anyMatch(t -> t.nackCount() > 0)) {
+            throw new IllegalStateException("the agent NACKed the full resend");
+        }
+        return System.nanoTime() - start;
+    }
+
+    private static long addressAcks(ControlPlane cp) {
+        return cp.clients().stream().flatMap(c -> c.types().stream())
+                .filter(t -> t.typeUrl().equals(ResourceKind.ADDRESS.typeUrl()))
+                .mapToLong(t -> t.ackedGeneration()).max().orElse(0);
     }
 
     private static String heapSummary(String heapInfo) {

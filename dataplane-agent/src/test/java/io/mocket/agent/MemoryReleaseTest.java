@@ -1,6 +1,7 @@
 package io.mocket.agent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.Optional;
@@ -22,7 +23,8 @@ class MemoryReleaseTest {
     @Test
     void smallPushesReleaseNothingAndABurstOfLargeOnesReleasesOnce() throws Exception {
         // A quiet period far above the pauses of the burst below, so a loaded machine does not split the burst.
-        MemoryRelease release = new MemoryRelease(executor, NativeHeap.ofThisProcess(), Duration.ofMillis(1500));
+        MemoryRelease release = new MemoryRelease(executor, NativeHeap.ofThisProcess(), Duration.ofMillis(1500),
+                Duration.ZERO);
         release.pushApplied(MemoryRelease.LARGE_PUSH_RESOURCES - 1);
         Thread.sleep(2000);
         assertEquals(0, release.releases(), "a push below the threshold leaves the heap alone");
@@ -39,9 +41,22 @@ class MemoryReleaseTest {
 
     @Test
     void withoutATrimmableCHeapTheJavaHeapIsStillReleased() {
-        MemoryRelease release = new MemoryRelease(executor, Optional.empty(), Duration.ofMillis(50));
+        MemoryRelease release = new MemoryRelease(executor, Optional.empty(), Duration.ofMillis(50), Duration.ZERO);
         release.trimNativeHeap(); // no C library trim: nothing to do, no failure
         release.pushApplied(20_000);
         ControlPlane.await("released", () -> release.releases() == 1);
+    }
+
+    @Test
+    void aLargePushSoonAfterAReleaseWaitsForTheMinimumInterval() throws Exception {
+        MemoryRelease release = new MemoryRelease(executor, Optional.empty(), Duration.ofMillis(50),
+                Duration.ofSeconds(3));
+        release.pushApplied(20_000);
+        ControlPlane.await("the first release", () -> release.releases() == 1);
+        long first = System.nanoTime();
+        release.pushApplied(20_000);
+        ControlPlane.await("the second release", () -> release.releases() == 2);
+        long apart = (System.nanoTime() - first) / 1_000_000;
+        assertTrue(apart >= 2_900, "the second release came " + apart + " ms after the first, not 3 s");
     }
 }
