@@ -88,6 +88,7 @@ final class MemoryRelease {
             lastReleaseNanos = System.nanoTime();
         }
         log.log(System.Logger.Level.DEBUG, "after a large push: heap committed {0} -> {1} KiB, C heap trimmed: {2},"
-                + " {3} ms", committedBefore >> 10, rt.totalMemory() >> 10, trimmed, (System.nanoTime() - start) / 1_000_000);
+                + " {3} ms", committedBefore >> 10, rt.totalMemory() >> 10, trimmed,
+                (System.nanoTime() - start) / 1_000_000);
     }
 }

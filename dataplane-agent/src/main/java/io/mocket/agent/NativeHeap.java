@@ -24,8 +24,9 @@ final class NativeHeap {
     /** The C library's heap if it can be trimmed (glibc); empty with a C library without malloc_trim (musl). */
     static Optional<NativeHeap> ofThisProcess() {
         Linker linker = Linker.nativeLinker();
+        FunctionDescriptor intOfSize = FunctionDescriptor.of(JAVA_INT, JAVA_LONG);
         return linker.defaultLookup().find("malloc_trim")
-                .map(symbol -> new NativeHeap(linker.downcallHandle(symbol, FunctionDescriptor.of(JAVA_INT, JAVA_LONG))));
+                .map(symbol -> new NativeHeap(linker.downcallHandle(symbol, intOfSize)));
     }
 
     /** Returns the free memory of every malloc arena to the kernel; true if any was returned. */

@@ -72,6 +72,17 @@ class XdsClientTest {
     }
 
     @Test
+    void anExchangeOfALargePushCountsEveryResourceButKeepsOnlyTheFirstNames() {
+        List<String> names = java.util.stream.IntStream.range(0, 10_000).mapToObj(i -> "default/pod-" + i).toList();
+        XdsClient.Exchange e = new XdsClient.Exchange(java.time.Instant.EPOCH, 1, ResourceKind.ADDRESS, "n1", 0,
+                names.size(), names, 3, List.of("a", "b", "c"), "");
+        assertEquals(10_000, e.resources());
+        assertEquals(names.subList(0, XdsClient.Exchange.NAMES_KEPT), e.updated());
+        assertEquals(3, e.removals());
+        assertEquals(List.of("a", "b", "c"), e.removed());
+    }
+
+    @Test
     void initialSyncThenUpdatesAndRemovalsAreAppliedAndAcked() {
         controlPlane.start();
         controlPlane.commit(web(), webPod(1, "node-1"), webPod(2, "node-2"), allowAll());
@@ -97,7 +108,7 @@ class XdsClientTest {
         assertEquals(List.of(podName("default", "web-3")), update.updated());
         assertEquals(List.of(podName("default", "web-1")), update.removed());
         assertTrue(metrics.scrape().contains("mocket_agent_xds_connected 1"));
-        assertEquals(client.exchanges().stream().map(e -> e.updated().size()).toList(), answeredResources,
+        assertEquals(client.exchanges().stream().map(XdsClient.Exchange::resources).toList(), answeredResources,
                 "the listener hears of every answered response with its number of resources");
     }
 

@@ -77,7 +77,8 @@ public final class BpfObject implements AutoCloseable {
     public void load() {
         MemorySegment obj = live();
         if (logBuf == null) {
-            throw new IllegalStateException("BPF object " + name + " had its load attempted already: libbpf loads an object once; open it again");
+            throw new IllegalStateException("BPF object " + name
+                    + " had its load attempted already: libbpf loads an object once; open it again");
         }
         try {
             libbpf.load(obj, name);
