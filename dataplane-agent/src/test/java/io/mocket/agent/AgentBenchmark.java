@@ -48,7 +48,7 @@ final class AgentBenchmark {
      * property {@code mocket.bench.agentJvmFlags} (space separated) replaces them, to compare settings.
      */
     static final List<String> SHIPPED_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:+UseCompactObjectHeaders", "-Xms8m",
-            "-Xmx64m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=20", "-XX:-ShrinkHeapInSteps",
+            "-Xmx96m", "-Xmn8m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=20", "-XX:-ShrinkHeapInSteps",
             "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=16m", "-Xss512k", "-XX:MaxMetaspaceSize=64m",
             "-XX:MaxDirectMemorySize=32m", "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow");
@@ -181,7 +181,7 @@ final class AgentBenchmark {
                         if (!ex.get(i).acked()) {
                             throw new IllegalStateException("NACK: " + ex.get(i).nack());
                         }
-                        resources += ex.get(i).updated().size();
+                        resources += ex.get(i).resources();
                         responses++;
                     }
                     seen[0] = resources;
@@ -239,10 +239,11 @@ final class AgentBenchmark {
                     long hwmAfterResend = status(p.pid(), "VmHWM");
                     stop(p);
                     String line = String.format("round %d: ready %.1f s, VmRSS %.1f MiB (anon %.1f, file %.1f, peak %.1f),"
-                            + " after GC %.1f MiB; full resend of %d workloads ACKed in %.1f s, then VmRSS %.1f MiB"
-                            + " (peak %.1f); load %s; heap after GC: %s", r, ready / 1e9, m.rss / 1024.0,
-                            m.anon / 1024.0, m.file / 1024.0, m.hwm / 1024.0, m.rssAfterGc / 1024.0, PODS, resend / 1e9,
-                            rssAfterResend / 1024.0, hwmAfterResend / 1024.0, loadAverage(), heapSummary(m.heap));
+                            + " after GC %.1f MiB; full resend of %d workloads ACKed in %.1f s, 5 s later VmRSS %.1f"
+                            + " MiB (peak %.1f; its release waits out the minute since the last); load %s;"
+                            + " heap after GC: %s", r, ready / 1e9, m.rss / 1024.0, m.anon / 1024.0, m.file / 1024.0,
+                            m.hwm / 1024.0, m.rssAfterGc / 1024.0, PODS, resend / 1e9, rssAfterResend / 1024.0,
+                            hwmAfterResend / 1024.0, loadAverage(), heapSummary(m.heap));
                     results.get(v).add(line);
                     System.err.println("variant " + (v + 1) + " " + line);
                 }
@@ -307,8 +308,6 @@ final class AgentBenchmark {
             System.err.println(KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "VM.native_memory",
                     nmt.get().substring(nmt.get().indexOf('=') + 1)));
             System.err.println(largestMappings(p.pid(), 20));
-            System.err.println(KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.class_histogram").lines()
-                    .limit(25).reduce((a, b) -> a + "\n" + b).orElse(""));
         }
         KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.run");
         sleep(Duration.ofSeconds(3));
