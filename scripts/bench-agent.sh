@@ -3,6 +3,8 @@
 # the real agent and pinned BPF maps on a private bpffs and cgroup2 (removed at the end). Needs root.
 # Usage: scripts/bench-agent.sh [rounds]   (prints a Markdown report on stdout, progress on stderr)
 # AGENT_JVM_FLAGS: measure the agent process with these JVM flags instead of the shipped ones.
+# AGENT_MEMORY_VARIANTS: memory only: flag sets separated by '|' ("shipped" names the shipped set), measured
+#   in turn for [rounds] rounds, e.g. AGENT_MEMORY_VARIANTS="shipped|shipped -Xmx48m" scripts/bench-agent.sh 2
 # BENCH_JAVA_OPTS: extra flags for the benchmark JVM (e.g. -XX:StartFlightRecording=filename=x.jfr to profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +28,5 @@ echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ), java: $("$JAVA" -version 2>&1 | head
 # shellcheck disable=SC2086
 AGENT_FLAGS_PROP=()
 [ -z "${AGENT_JVM_FLAGS:-}" ] || AGENT_FLAGS_PROP=("-Dmocket.bench.agentJvmFlags=$AGENT_JVM_FLAGS")
+[ -z "${AGENT_MEMORY_VARIANTS:-}" ] || AGENT_FLAGS_PROP+=("-Dmocket.bench.memoryVariants=$AGENT_MEMORY_VARIANTS")
 "$JAVA" $JVM_FLAGS ${BENCH_JAVA_OPTS:-} "${AGENT_FLAGS_PROP[@]}" -cp "$BENCH_CP" io.mocket.agent.AgentBenchmark "$AGENT_CP" "$ROUNDS"

@@ -45,6 +45,7 @@ public final class Agent implements AutoCloseable {
     private final TcpTelemetry telemetry;
     private final AdminServer admin;
     private final ScheduledExecutorService collector;
+    private final MemoryRelease memory;
 
     private Agent(AgentConfig config, SocketLoadBalancer loadBalancer) {
         this.config = config;
@@ -53,13 +54,16 @@ public final class Agent implements AutoCloseable {
         NodeTopology topology = new NodeTopology(config.nodeName(), config.network(), config.clusterId(),
                 config.locality());
         ServiceReconciler.Settings rs = ServiceReconciler.Settings.defaults();
+        this.collector = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("mocket-telemetry").daemon().factory());
+        this.memory = new MemoryRelease(collector, NativeHeap.ofThisProcess());
         this.reconciler = new ServiceReconciler(state, maps, topology, metrics,
                 new ServiceReconciler.Settings(config.debounce(), rs.maxDelay(), rs.retry()));
         this.xds = new XdsClient(new XdsClient.Settings(config.controlPlane(),
                 XdsClient.ztunnelNode(config.podIp(), config.podName(), config.podNamespace(), config.nodeName(),
                         config.clusterId(), config.network()),
                 Duration.ofMillis(500), Duration.ofSeconds(30), config.maxResourceBytes()),
-                state, reconciler, metrics);
+                state, reconciler, metrics).onAnswered(memory::pushApplied);
         this.telemetry = new TcpTelemetry(maps.connections(), state, reconciler::serviceNames);
         metrics.addCollector(t -> {
             t.family("mocket_agent_resources", "gauge", "Resources the node holds, by type");
@@ -77,12 +81,12 @@ public final class Agent implements AutoCloseable {
         });
         this.admin = new AdminServer(new InetSocketAddress(config.adminAddress(), config.adminPort()), this::notReady,
                 metrics::scrape, () -> DebugState.of(topology, state, reconciler, xds, maps));
-        this.collector = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().name("mocket-telemetry").daemon().factory());
     }
 
     /** Starts everything; returns once the admin endpoint listens (sync happens in the background). */
     private Agent start() {
+        // libbpf parsed the kernel's BTF to load the programs and freed it: give those pages back.
+        memory.trimNativeHeap();
         reconciler.start();
         xds.start();
         admin.start();
@@ -139,6 +143,11 @@ public final class Agent implements AutoCloseable {
 
     public AgentMetrics metrics() {
         return metrics;
+    }
+
+    /** How many times the agent released memory after a large push. */
+    public long memoryReleases() {
+        return memory.releases();
     }
 
     /** The admin endpoint's address (its real port when 0 was configured). */

@@ -52,8 +52,8 @@ final class DebugState {
                 m.put("stream", e.stream());
                 m.put("type", e.kind().typeUrl());
                 m.put("nonce", e.nonce());
-                m.put("resources", e.updated().size());
-                m.put("removed", e.removed().size());
+                m.put("resources", e.resources());
+                m.put("removed", e.removals());
                 m.put("answer", e.acked() ? "ACK" : "NACK: " + e.nack());
                 exchanges.add(m);
             }

@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
 import java.util.stream.Collectors;
 
 /**
@@ -50,7 +51,7 @@ import java.util.stream.Collectors;
 public final class XdsClient implements AutoCloseable {
     private static final System.Logger log = System.getLogger(XdsClient.class.getName());
     private static final int INVALID_ARGUMENT = Status.Code.INVALID_ARGUMENT.value();
-    private static final int EXCHANGES_KEPT = 64;
+    static final int EXCHANGES_KEPT = 64;
 
     /** What a response's answer waits for: the data path applying the store's generation. */
     @FunctionalInterface
@@ -116,12 +117,25 @@ public final class XdsClient implements AutoCloseable {
      *
      * @param stream           the stream number (1 for the first, +1 per reconnect)
      * @param initialVersions  how many resource versions the stream's first request of this kind declared
-     * @param updated          names of the resources the response carried
-     * @param removed          names the response removed
+     * @param resources        how many resources the response carried
+     * @param updated          their names, the first {@value #NAMES_KEPT} of them
+     * @param removals         how many names the response removed
+     * @param removed          those names, the first {@value #NAMES_KEPT} of them
      * @param nack             the error message sent back, empty for an ACK
      */
     public record Exchange(Instant at, long stream, ResourceKind kind, String nonce, int initialVersions,
-                           List<String> updated, List<String> removed, String nack) {
+                           int resources, List<String> updated, int removals, List<String> removed, String nack) {
+        /**
+         * Names kept per exchange: the 64 exchanges kept of full pushes of 10,000 workloads would otherwise hold
+         * 640,000 names (tens of MiB) that the store has long replaced.
+         */
+        public static final int NAMES_KEPT = 100;
+
+        public Exchange {
+            updated = List.copyOf(updated.subList(0, Math.min(updated.size(), NAMES_KEPT)));
+            removed = List.copyOf(removed.subList(0, Math.min(removed.size(), NAMES_KEPT)));
+        }
+
         public boolean acked() {
             return nack.isEmpty();
         }
@@ -136,6 +150,7 @@ public final class XdsClient implements AutoCloseable {
     private final ExecutorService callbacks;
     private final ScheduledExecutorService timer;
     private final ArrayDeque<Exchange> exchanges = new ArrayDeque<>();
+    private volatile IntConsumer answered = resources -> { };
     private Stream current;
     private long streams;
     private int failedAttempts;
@@ -162,6 +177,15 @@ public final class XdsClient implements AutoCloseable {
     /** Opens the first stream; later ones open by themselves until {@link #close()}. */
     public XdsClient start() {
         timer.execute(this::connect);
+        return this;
+    }
+
+    /**
+     * Tells {@code listener} how many resources each response carried, once its answer went out (the data path
+     * has applied it); on the answering thread, so it must not block.
+     */
+    public XdsClient onAnswered(IntConsumer listener) {
+        this.answered = Objects.requireNonNull(listener, "listener");
         return this;
     }
 
@@ -230,23 +254,35 @@ public final class XdsClient implements AutoCloseable {
         }
         boolean first = stream.answered.add(kind);
         Map<String, String> problems = new LinkedHashMap<>();
-        List<NodeState.Entry<?>> upserts = new ArrayList<>();
+        List<NodeState.Entry<?>> upserts = new ArrayList<>(response.getResourcesCount());
+        List<String> names = new ArrayList<>(response.getResourcesCount());
         for (Resource r : response.getResourcesList()) {
+            names.add(r.getName());
             try {
                 upserts.add(decoder.decode(kind, r));
             } catch (InvalidResourceException e) {
                 problems.put(e.resourceName(), e.problem());
             }
         }
-        long generation = state.apply(new NodeState.Update(kind, upserts, response.getRemovedResourcesList(), first));
+        // The answer waits for the data path; it keeps only the names, not the response with every payload, so
+        // a full push's bytes are garbage while the reconciler works on it.
+        Received received = new Received(response.getNonce(), List.copyOf(names), response.getRemovedResourcesList());
+        long generation = state.apply(new NodeState.Update(kind, upserts, received.removed(), first));
         CompletionStage<Map<String, String>> applied = dataPath.applied(generation);
         stream.answers = stream.answers.thenCompose(v -> applied.handle((failures, error) -> {
-            answer(stream, kind, response, problems, failures, error);
+            answer(stream, kind, received, problems, failures, error);
             return null;
         }));
     }
 
-    private void answer(Stream stream, ResourceKind kind, DeltaDiscoveryResponse response, Map<String, String> problems,
+    /** What the answer to a response needs of it. */
+    private record Received(String nonce, List<String> names, List<String> removed) {
+        Received {
+            removed = List.copyOf(removed);
+        }
+    }
+
+    private void answer(Stream stream, ResourceKind kind, Received response, Map<String, String> problems,
                         Map<String, String> failures, Throwable error) {
         Map<String, String> rejected = new LinkedHashMap<>(problems);
         if (error != null) {
@@ -254,34 +290,34 @@ public final class XdsClient implements AutoCloseable {
                     ? error.getCause() : error;
             rejected.put("(data path)", "the agent could not write its BPF maps: " + cause.getMessage());
         } else if (failures != null) {
-            for (Resource r : response.getResourcesList()) {
-                String problem = failures.get(r.getName());
+            for (String name : response.names()) {
+                String problem = failures.get(name);
                 if (problem != null) {
-                    rejected.putIfAbsent(r.getName(), problem);
+                    rejected.putIfAbsent(name, problem);
                 }
             }
         }
         DeltaDiscoveryRequest.Builder req = DeltaDiscoveryRequest.newBuilder()
                 .setTypeUrl(kind.typeUrl())
-                .setResponseNonce(response.getNonce());
+                .setResponseNonce(response.nonce());
         String nack = "";
         if (!rejected.isEmpty()) {
             // Members of a service that did not fit share its problem: one line per problem, naming them all.
             Map<String, List<String>> byProblem = new LinkedHashMap<>();
             rejected.forEach((name, problem) -> byProblem.computeIfAbsent(problem, p -> new ArrayList<>()).add(name));
-            nack = "rejected " + rejected.size() + " of " + response.getResourcesCount() + " resources: "
+            nack = "rejected " + rejected.size() + " of " + response.names().size() + " resources: "
                     + byProblem.entrySet().stream()
                     .map(e -> String.join(", ", e.getValue()) + ": " + e.getKey())
                     .collect(Collectors.joining("; "));
             req.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(INVALID_ARGUMENT).setMessage(nack));
             metrics.xdsNack(kind);
-            log.log(System.Logger.Level.WARNING, "NACK {0} nonce {1}: {2}", kind.typeUrl(), response.getNonce(), nack);
+            log.log(System.Logger.Level.WARNING, "NACK {0} nonce {1}: {2}", kind.typeUrl(), response.nonce(), nack);
         }
         stream.send(req.build());
-        record(new Exchange(Instant.now(), stream.id, kind, response.getNonce(),
-                stream.initialVersions.getOrDefault(kind, 0),
-                response.getResourcesList().stream().map(Resource::getName).toList(),
-                List.copyOf(response.getRemovedResourcesList()), nack));
+        answered.accept(response.names().size());
+        record(new Exchange(Instant.now(), stream.id, kind, response.nonce(),
+                stream.initialVersions.getOrDefault(kind, 0), response.names().size(), response.names(),
+                response.removed().size(), response.removed(), nack));
     }
 
     private void record(Exchange e) {

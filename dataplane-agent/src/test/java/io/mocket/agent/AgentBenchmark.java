@@ -45,16 +45,25 @@ final class AgentBenchmark {
     static final int SINGLE_CHANGES = 20;
 
     /**
-     * The JVM flags a node would ship the agent with; memory is measured with exactly these unless the system
+     * The JVM flags the agent ships with (manifests/agent.yaml, JAVA_TOOL_OPTIONS: AgentManifestTest keeps the two
+     * equal); memory is measured with exactly these unless the system
      * property {@code mocket.bench.agentJvmFlags} (space separated) replaces them, to compare settings.
      */
-    static final List<String> SHIPPED_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms16m", "-Xmx64m", "-Xss512k",
-            "-XX:ReservedCodeCacheSize=32m", "-XX:MaxMetaspaceSize=64m", "-XX:MaxDirectMemorySize=32m",
-            "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
+    static final List<String> SHIPPED_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:+UseCompactObjectHeaders", "-Xms8m",
+            "-Xmx96m", "-Xmn8m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=20", "-XX:-ShrinkHeapInSteps",
+            "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=16m", "-Xss512k", "-XX:MaxMetaspaceSize=64m",
+            "-XX:MaxDirectMemorySize=32m", "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow");
 
     private final List<String> agentJvmFlags = Optional.ofNullable(System.getProperty("mocket.bench.agentJvmFlags"))
-            .map(f -> List.of(f.strip().split("\\s+"))).orElse(SHIPPED_JVM_FLAGS);
+            .map(AgentBenchmark::flags).orElse(SHIPPED_JVM_FLAGS);
+    /**
+     * Memory only ({@code mocket.bench.memoryVariants}): several flag sets separated by {@code |}, each measured
+     * as in 2 in turn, round after round, so the sets are compared side by side under the same load.
+     */
+    private final List<List<String>> memoryVariants = Optional.ofNullable(System.getProperty(
+            "mocket.bench.memoryVariants")).map(v -> Arrays.stream(v.split("\\|")).map(AgentBenchmark::flags).toList())
+            .orElse(List.of());
     private final String agentClassPath;
     private final int rounds;
     private final PrintStream out;
@@ -66,13 +75,26 @@ final class AgentBenchmark {
         this.out = out;
     }
 
+    /** Space separated flags; the word {@code shipped} stands for {@link #SHIPPED_JVM_FLAGS}. */
+    private static List<String> flags(String spaced) {
+        List<String> out = new ArrayList<>();
+        for (String f : spaced.strip().split("\\s+")) {
+            if (f.equals("shipped")) {
+                out.addAll(SHIPPED_JVM_FLAGS);
+            } else {
+                out.add(f);
+            }
+        }
+        return out;
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
             System.err.println("usage: AgentBenchmark <agent runtime class path> [rounds]");
             System.exit(2);
         }
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 15;
-        if (rounds <= WARM_UP) {
+        if (rounds <= WARM_UP && System.getProperty("mocket.bench.memoryVariants") == null) {
             System.err.println("rounds must be more than the " + WARM_UP + " warm-up rounds");
             System.exit(2);
         }
@@ -90,8 +112,12 @@ final class AgentBenchmark {
             out.printf("# agent benchmark: %d pods, %d services (%d backends each, 2 ports, v4 VIPs)%n", PODS,
                     SERVICES, BACKENDS_PER_SERVICE);
             out.println("load average at start: " + loadAverage());
-            endpointChanges(sandbox, cp);
-            residentAndRestart(sandbox, cp);
+            if (!memoryVariants.isEmpty()) {
+                memoryVariants(sandbox, cp);
+            } else {
+                endpointChanges(sandbox, cp);
+                residentAndRestart(sandbox, cp);
+            }
             out.println("load average at end: " + loadAverage());
         } finally {
             stopChildren();
@@ -167,7 +193,7 @@ final class AgentBenchmark {
                         if (!ex.get(i).acked()) {
                             throw new IllegalStateException("NACK: " + ex.get(i).nack());
                         }
-                        resources += ex.get(i).updated().size();
+                        resources += ex.get(i).resources();
                         responses++;
                     }
                     seen[0] = resources;
@@ -245,6 +271,154 @@ final class AgentBenchmark {
         out.printf("commit to ACK: median %.1f ms, p90 %.1f ms; pass: median %.2f ms (CPU %.2f ms), %d map writes,"
                         + " %d service ports diffed (median)%n", pct(single, 0, 50) / 1e6, pct(single, 0, 90) / 1e6,
                 pct(single, 1, 50) / 1e6, pct(single, 4, 50) / 1e6, pct(single, 2, 50), pct(single, 3, 50));
+    }
+
+    // ---- 2 only, several flag sets side by side ----
+
+    private void memoryVariants(KernelSandbox sandbox, ControlPlane cp) throws Exception {
+        Path logs = Files.createTempDirectory(sandbox.id + "-logs");
+        int adminPort = freePort();
+        List<List<String>> results = new ArrayList<>();
+        for (int v = 0; v < memoryVariants.size(); v++) {
+            results.add(new ArrayList<>());
+        }
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+            for (int r = 1; r <= rounds; r++) {
+                for (int v = 0; v < memoryVariants.size(); v++) {
+                    // Each variant keeps its own pins: round 1 starts empty, later rounds adopt.
+                    List<String> cmd = agentCommand(memoryVariants.get(v), cp, sandbox.bpffs.resolve("variant-" + v),
+                            sandbox, adminPort);
+                    Path log = logs.resolve("variant-" + v + "-" + r + ".log");
+                    long t0 = System.nanoTime();
+                    Process p = start(cmd, log);
+                    awaitReady(http, adminPort, p, log);
+                    long ready = System.nanoTime() - t0;
+                    Memory m = memory(p, memoryVariants.get(v));
+                    // The heap must also hold a full push of every workload beside the store it replaces.
+                    long resend = fullResend(cp, p, r * memoryVariants.size() + v + 1);
+                    sleep(MemoryRelease.QUIET.plusSeconds(3));
+                    long rssAfterResend = status(p.pid(), "VmRSS");
+                    long hwmAfterResend = status(p.pid(), "VmHWM");
+                    stop(p);
+                    String line = String.format("round %d: ready %.1f s, VmRSS %.1f MiB (anon %.1f, file %.1f, peak %.1f),"
+                            + " after GC %.1f MiB; full resend of %d workloads ACKed in %.1f s, 5 s later VmRSS %.1f"
+                            + " MiB (peak %.1f; its release waits out the minute since the last); load %s;"
+                            + " heap after GC: %s", r, ready / 1e9, m.rss / 1024.0, m.anon / 1024.0, m.file / 1024.0,
+                            m.hwm / 1024.0, m.rssAfterGc / 1024.0, PODS, resend / 1e9, rssAfterResend / 1024.0,
+                            hwmAfterResend / 1024.0, loadAverage(), heapSummary(m.heap));
+                    results.get(v).add(line);
+                    System.err.println("variant " + (v + 1) + " " + line);
+                }
+            }
+        } finally {
+            stopChildren();
+            deleteLogs(logs);
+        }
+        out.println();
+        out.println("## 2. resident memory, flag sets side by side (" + rounds + " rounds, interleaved)");
+        for (int v = 0; v < memoryVariants.size(); v++) {
+            out.println();
+            out.println("variant " + (v + 1) + ": " + String.join(" ", memoryVariants.get(v)));
+            results.get(v).forEach(l -> out.println("- " + l));
+        }
+    }
+
+    /**
+     * Commits all 10,000 workloads again, each moved to another service, and waits for the agent's ACK (which
+     * comes after the kernel has them). Fails if the agent dies (e.g. -XX:+ExitOnOutOfMemoryError) or NACKs.
+     */
+    private static long fullResend(ControlPlane cp, Process agent, int shift) {
+        long before = addressAcks(cp);
+        long start = System.nanoTime();
+        cp.commit(workloads(shift), Set.of());
+        awaitUntil("the agent ACKs a full resend of " + PODS + " workloads", 5_000_000, () -> {
+            if (!agent.isAlive()) {
+                throw new IllegalStateException("the agent died during a full resend, exit " + agent.exitValue());
+            }
+            return addressAcks(cp) > before;
+        });
+        if (cp.clients().stream().flatMap(c -> c.types().stream()).anyMatch(t -> t.nackCount() > 0)) {
+            throw new IllegalStateException("the agent NACKed the full resend");
+        }
+        return System.nanoTime() - start;
+    }
+
+    private static long addressAcks(ControlPlane cp) {
+        return cp.clients().stream().flatMap(c -> c.types().stream())
+                .filter(t -> t.typeUrl().equals(ResourceKind.ADDRESS.typeUrl()))
+                .mapToLong(t -> t.ackedGeneration()).max().orElse(0);
+    }
+
+    private static String heapSummary(String heapInfo) {
+        return heapInfo.lines().filter(l -> l.contains("total") || l.contains("Metaspace")).map(String::strip)
+                .reduce((a, b) -> a + " | " + b).orElse("?");
+    }
+
+    private record Memory(long rss, long anon, long file, long hwm, long rssAfterGc, String heap) {
+    }
+
+    /** Waits 10 s after ready, reads the status, forces a GC, reads VmRSS again (and NMT when enabled). */
+    private static Memory memory(Process p, List<String> flags) throws Exception {
+        sleep(Duration.ofSeconds(10)); // settle: telemetry tick, lazy JIT, no forced GC
+        long rss = status(p.pid(), "VmRSS");
+        long anon = status(p.pid(), "RssAnon");
+        long file = status(p.pid(), "RssFile");
+        long hwm = status(p.pid(), "VmHWM");
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        Optional<String> nmt = flags.stream().filter(f -> f.startsWith("-XX:NativeMemoryTracking=")).findFirst();
+        if (nmt.isPresent()) {
+            System.err.println(KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "VM.native_memory",
+                    nmt.get().substring(nmt.get().indexOf('=') + 1)));
+            System.err.println(largestMappings(p.pid(), 20));
+        }
+        KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.run");
+        sleep(Duration.ofSeconds(3));
+        long rssAfterGc = status(p.pid(), "VmRSS");
+        String heap = KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.heap_info");
+        return new Memory(rss, anon, file, hwm, rssAfterGc, heap);
+    }
+
+    /** The mappings of a process with the most resident memory, from /proc/pid/smaps (to see what NMT misses). */
+    private static String largestMappings(long pid, int top) throws IOException {
+        record Mapping(String header, long rssKiB) {
+        }
+        List<Mapping> all = new ArrayList<>();
+        String header = null;
+        for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps"))) {
+            if (!l.isEmpty() && Character.isLetterOrDigit(l.charAt(0)) && l.indexOf('-') > 0 && !l.contains(":  ")
+                    && !l.startsWith("VmFlags")) {
+                header = l;
+            } else if (l.startsWith("Rss:") && header != null) {
+                all.add(new Mapping(header, Long.parseLong(l.replaceAll("[^0-9]", ""))));
+            }
+        }
+        StringBuilder b = new StringBuilder("largest mappings by Rss (KiB):\n");
+        all.stream().sorted((a, c) -> Long.compare(c.rssKiB, a.rssKiB)).limit(top)
+                .forEach(m -> b.append(String.format("%8d  %s%n", m.rssKiB, m.header)));
+        long anonNoName = all.stream().filter(m -> m.header.trim().split("\\s+").length < 6).mapToLong(Mapping::rssKiB)
+                .sum();
+        b.append("anonymous mappings without a name: ").append(anonNoName).append(" KiB in total\n");
+        return b.toString();
+    }
+
+    private List<String> agentCommand(List<String> jvmFlags, ControlPlane cp, Path pinRoot, KernelSandbox sandbox,
+                                      int adminPort) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmFlags);
+        cmd.addAll(List.of("-cp", agentClassPath, "io.mocket.agent.Agent", "--control-plane", cp.target(),
+                "--node-name", "node-1", "--pin-root", pinRoot.toString(), "--cgroup", sandbox.cgroup.toString(),
+                "--admin-address", "127.0.0.1", "--admin-port", Integer.toString(adminPort)));
+        return cmd;
+    }
+
+    private static void deleteLogs(Path logs) throws IOException {
+        try (var files = Files.list(logs)) {
+            for (Path f : files.toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
+        Files.deleteIfExists(logs);
     }
 
     // ---- 2. resident memory of a separate agent; 3. restart to ready with existing pins ----

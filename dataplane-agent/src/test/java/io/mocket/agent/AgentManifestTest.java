@@ -51,4 +51,24 @@ class AgentManifestTest {
         assertEquals("/healthz/ready", c.getReadinessProbe().getHttpGet().getPath());
         assertTrue(config.pinRoot().startsWith("/sys/fs/bpf"), "pins live on the host's bpffs");
     }
+
+    @Test
+    void theManifestShipsTheMeasuredJvmFlagsAndThisJdkAcceptsThem() throws Exception {
+        Container c = daemonSet().getSpec().getTemplate().getSpec().getContainers().getFirst();
+        String options = c.getEnv().stream().filter(e -> e.getName().equals("JAVA_TOOL_OPTIONS")).map(EnvVar::getValue)
+                .findFirst().orElseThrow(() -> new AssertionError("no JAVA_TOOL_OPTIONS in " + MANIFEST));
+        List<String> flags = List.of(options.strip().split("\\s+"));
+        assertEquals(AgentBenchmark.SHIPPED_JVM_FLAGS, flags,
+                "the agent benchmark measures memory with the flags the DaemonSet ships: change both together");
+
+        // A flag this JDK does not know (or a memory setting it rejects) would stop every agent at start.
+        List<String> cmd = new java.util.ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(flags);
+        cmd.add("-version");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "java -version did not finish");
+        assertEquals(0, p.exitValue(), "the JVM refuses the shipped flags:\n" + out);
+    }
 }

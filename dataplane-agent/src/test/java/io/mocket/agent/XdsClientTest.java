@@ -36,6 +36,7 @@ class XdsClientTest {
     private final ControlPlane controlPlane = new ControlPlane();
     private final NodeState state = new NodeState();
     private final AgentMetrics metrics = new AgentMetrics();
+    private final List<Integer> answeredResources = new java.util.concurrent.CopyOnWriteArrayList<>();
     private XdsClient client;
 
     @AfterEach
@@ -50,7 +51,7 @@ class XdsClientTest {
         client = new XdsClient(new XdsClient.Settings(controlPlane.target(),
                 XdsClient.ztunnelNode("10.0.0.9", "mocket-agent-x1", "istio-system", "node-1", "Kubernetes", ""),
                 Duration.ofMillis(50), Duration.ofMillis(400), ResourceDecoder.DEFAULT_MAX_RESOURCE_BYTES),
-                state, dataPath, metrics).start();
+                state, dataPath, metrics).onAnswered(answeredResources::add).start();
         return client;
     }
 
@@ -68,6 +69,17 @@ class XdsClientTest {
 
     private List<XdsClient.Exchange> exchanges(long stream, ResourceKind kind) {
         return client.exchanges().stream().filter(e -> e.stream() == stream && e.kind() == kind).toList();
+    }
+
+    @Test
+    void anExchangeOfALargePushCountsEveryResourceButKeepsOnlyTheFirstNames() {
+        List<String> names = java.util.stream.IntStream.range(0, 10_000).mapToObj(i -> "default/pod-" + i).toList();
+        XdsClient.Exchange e = new XdsClient.Exchange(java.time.Instant.EPOCH, 1, ResourceKind.ADDRESS, "n1", 0,
+                names.size(), names, 3, List.of("a", "b", "c"), "");
+        assertEquals(10_000, e.resources());
+        assertEquals(names.subList(0, XdsClient.Exchange.NAMES_KEPT), e.updated());
+        assertEquals(3, e.removals());
+        assertEquals(List.of("a", "b", "c"), e.removed());
     }
 
     @Test
@@ -96,6 +108,8 @@ class XdsClientTest {
         assertEquals(List.of(podName("default", "web-3")), update.updated());
         assertEquals(List.of(podName("default", "web-1")), update.removed());
         assertTrue(metrics.scrape().contains("mocket_agent_xds_connected 1"));
+        assertEquals(client.exchanges().stream().map(XdsClient.Exchange::resources).toList(), answeredResources,
+                "the listener hears of every answered response with its number of resources");
     }
 
     @Test

@@ -24,14 +24,19 @@ public final class BpfObject implements AutoCloseable {
 
     private final Libbpf libbpf;
     private final String name;
-    private final Arena logArena;
-    private final MemorySegment logBuf;
+    /** The ELF image: libbpf points into it for the life of the object. */
+    private final Arena imageArena;
+    /** The verifier log buffer: only a load writes it, so it is freed once the load returned. */
+    private Arena logArena;
+    private MemorySegment logBuf;
     private MemorySegment handle;
     private boolean loaded;
 
-    private BpfObject(Libbpf libbpf, String name, Arena logArena, MemorySegment logBuf, MemorySegment handle) {
+    private BpfObject(Libbpf libbpf, String name, Arena imageArena, Arena logArena, MemorySegment logBuf,
+                      MemorySegment handle) {
         this.libbpf = libbpf;
         this.name = name;
+        this.imageArena = imageArena;
         this.logArena = logArena;
         this.logBuf = logBuf;
         this.handle = handle;
@@ -43,16 +48,18 @@ public final class BpfObject implements AutoCloseable {
      * @param pinRoot directory on bpffs for pinned maps, or null for libbpf's default (/sys/fs/bpf)
      */
     public static BpfObject open(Libbpf libbpf, String name, byte[] elf, Path pinRoot) {
+        Arena imageArena = Arena.ofShared();
         Arena logArena = Arena.ofShared();
         try {
             MemorySegment logBuf = logArena.allocate(VERIFIER_LOG_SIZE);
             // libbpf keeps pointing into the ELF image after open, so it lives as long as the object.
-            MemorySegment image = logArena.allocate(elf.length);
+            MemorySegment image = imageArena.allocate(elf.length);
             MemorySegment.copy(elf, 0, image, JAVA_BYTE, 0, elf.length);
             MemorySegment handle = libbpf.openMem(image, name, pinRoot == null ? null : pinRoot.toString(), logBuf);
-            return new BpfObject(libbpf, name, logArena, logBuf, handle);
+            return new BpfObject(libbpf, name, imageArena, logArena, logBuf, handle);
         } catch (RuntimeException e) {
             logArena.close();
+            imageArena.close();
             throw e;
         }
     }
@@ -69,6 +76,10 @@ public final class BpfObject implements AutoCloseable {
      */
     public void load() {
         MemorySegment obj = live();
+        if (logBuf == null) {
+            throw new IllegalStateException("BPF object " + name
+                    + " had its load attempted already: libbpf loads an object once; open it again");
+        }
         try {
             libbpf.load(obj, name);
             loaded = true;
@@ -78,6 +89,23 @@ public final class BpfObject implements AutoCloseable {
                 throw e;
             }
             throw BpfException.withDetail(e.call(), e.object(), e.errno(), "verifier log (tail):\n" + tail(log));
+        } finally {
+            // libbpf writes the log only while loading and never loads an object twice: the 4 MiB go back now,
+            // not when the agent stops (one buffer per object, five objects).
+            releaseLog();
+        }
+    }
+
+    /** Bytes of native memory the object holds for the verifier log: the buffer's size before load, 0 after. */
+    long verifierLogBytes() {
+        return logBuf == null ? 0 : logBuf.byteSize();
+    }
+
+    private void releaseLog() {
+        if (logArena != null) {
+            logArena.close();
+            logArena = null;
+            logBuf = null;
         }
     }
 
@@ -171,7 +199,8 @@ public final class BpfObject implements AutoCloseable {
         if (handle != null) {
             libbpf.close(handle);
             handle = null;
-            logArena.close();
+            releaseLog();
+            imageArena.close();
         }
     }
 

@@ -94,6 +94,22 @@ class BpfErrorTest {
             assertEquals(Errno.EACCES.number(), e.errno());
             assertTrue(e.getMessage().contains("verifier log"), e.getMessage());
             assertTrue(e.getMessage().contains("map_value_or_null"), e.getMessage());
+            assertEquals(0, object.verifierLogBytes(), "the log buffer is freed once the load returned");
+            IllegalStateException again = assertThrows(IllegalStateException.class, object::load);
+            assertTrue(again.getMessage().contains("bad") && again.getMessage().contains("open it again"),
+                    again.getMessage());
+        }
+    }
+
+    @Test
+    void aLoadedObjectGivesItsVerifierLogBufferBack() throws Exception {
+        Path pins = Files.createDirectories(host.bpffs.resolve("log-buffer"));
+        try (BpfObject object = BpfObject.open(libbpf, "getpeername", SocketLoadBalancer.packagedObject("getpeername"),
+                pins)) {
+            assertEquals(4L << 20, object.verifierLogBytes(), "opened: libbpf may write the log while loading");
+            object.load();
+            assertEquals(0, object.verifierLogBytes(), "loaded: no 4 MiB held for a log no one writes any more");
+            assertTrue(object.programs().stream().allMatch(p -> p.fd() >= 0), "programs still usable");
         }
     }
 }
