@@ -25,6 +25,7 @@ import io.mocket.controlplane.resources.ResourceType;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
@@ -47,6 +48,9 @@ import org.slf4j.LoggerFactory;
 public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncService, BindableService {
     private static final Logger log = LoggerFactory.getLogger(AdsService.class);
     private static final Context.Key<String> PEER = Context.key("mocket.xds.peer");
+
+    /** Streams drained by one fan-out task: small enough to keep every push thread busy, large enough to matter. */
+    private static final int FAN_OUT_BATCH = 32;
 
     private final ResourceStore store;
     private final Executor executor;
@@ -183,11 +187,32 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
         }
     }
 
+    /**
+     * Hands the interested streams to the push executor in batches: each batch drains its streams one
+     * after the other on one push thread, so a commit costs a task per batch rather than one per client,
+     * while the batches still spread over all push threads.
+     */
     private void fanOut(Commit commit) {
+        List<AdsStream<?, ?, ?>> batch = new ArrayList<>(FAN_OUT_BATCH);
         for (AdsStream<?, ?, ?> s : streams.values()) {
             if (s.interestedIn(commit)) {
-                s.schedule();
+                batch.add(s);
+                if (batch.size() == FAN_OUT_BATCH) {
+                    submitBatch(batch, commit);
+                    batch = new ArrayList<>(FAN_OUT_BATCH);
+                }
             }
+        }
+        if (!batch.isEmpty()) {
+            submitBatch(batch, commit);
+        }
+    }
+
+    private void submitBatch(List<AdsStream<?, ?, ?>> batch, Commit commit) {
+        try {
+            executor.execute(() -> batch.forEach(AdsStream::drainHere));
+        } catch (RejectedExecutionException e) {
+            log.debug("push executor rejected a fan-out batch of generation {}: shutting down", commit.generation(), e);
         }
     }
 
