@@ -10,13 +10,17 @@ import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.mocket.controlplane.resources.Commit;
@@ -58,6 +62,7 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
     private final ConcurrentHashMap<Long, AdsStream<?, ?, ?>> streams = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final String servedTypeUrls;
+    private final SharedDeltaResponses sharedResponses;
 
     /**
      * @param store         the served state; this service registers a commit listener on it
@@ -69,19 +74,41 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
         this.store = Objects.requireNonNull(store, "store");
         this.executor = Objects.requireNonNull(pushExecutor, "pushExecutor");
         this.metrics = new AdsMetrics(meterRegistry, store);
+        this.sharedResponses = new SharedDeltaResponses(store);
         this.servedTypeUrls = Arrays.stream(ResourceType.values()).map(ResourceType::typeUrl).toList().toString();
         store.addListener(this::committed);
     }
 
+    /**
+     * The generated service definition with the delta method's responses marshalled by
+     * {@link EncodedResponseMarshaller}, so a response serialized once is written to every stream that
+     * gets it. The method's name, type and schema (what reflection serves) are the generated ones.
+     */
     @Override
     public ServerServiceDefinition bindService() {
-        return ServerInterceptors.intercept(AggregatedDiscoveryServiceGrpc.bindService(this), new PeerCapture());
+        ServerServiceDefinition generated = AggregatedDiscoveryServiceGrpc.bindService(this);
+        MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> delta =
+                AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod();
+        MethodDescriptor<DeltaDiscoveryRequest, Object> encodedDelta = delta.toBuilder(delta.getRequestMarshaller(),
+                new EncodedResponseMarshaller(delta.getResponseMarshaller())).build();
+        ServiceDescriptor generatedService = generated.getServiceDescriptor();
+        ServiceDescriptor.Builder service = ServiceDescriptor.newBuilder(generatedService.getName())
+                .setSchemaDescriptor(generatedService.getSchemaDescriptor())
+                .addMethod(encodedDelta);
+        List<ServerMethodDefinition<?, ?>> others = generated.getMethods().stream()
+                .filter(m -> !m.getMethodDescriptor().getFullMethodName().equals(delta.getFullMethodName()))
+                .toList();
+        others.forEach(m -> service.addMethod(m.getMethodDescriptor()));
+        ServerServiceDefinition.Builder def = ServerServiceDefinition.builder(service.build())
+                .addMethod(encodedDelta, ServerCalls.asyncBidiStreamingCall(this::deltaStream));
+        others.forEach(def::addMethod);
+        return ServerInterceptors.intercept(def.build(), new PeerCapture());
     }
 
-    @Override
-    public StreamObserver<DeltaDiscoveryRequest> deltaAggregatedResources(
-            StreamObserver<DeltaDiscoveryResponse> responseObserver) {
-        var call = (ServerCallStreamObserver<DeltaDiscoveryResponse>) responseObserver;
+    // deltaAggregatedResources of the generated interface is not implemented: bindService registers
+    // deltaStream in its place, whose responses may be pre-encoded bytes.
+    private StreamObserver<DeltaDiscoveryRequest> deltaStream(StreamObserver<Object> responseObserver) {
+        var call = (ServerCallStreamObserver<Object>) responseObserver;
         DeltaStream stream = new DeltaStream(ids.incrementAndGet(), peer(), this, call);
         return open(stream, call);
     }
@@ -117,7 +144,7 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
         return streams.size();
     }
 
-    private <Q extends com.google.protobuf.Message, R extends com.google.protobuf.Message> StreamObserver<Q> open(
+    private <Q extends com.google.protobuf.Message, R> StreamObserver<Q> open(
             AdsStream<Q, R, ?> stream, ServerCallStreamObserver<R> call) {
         streams.put(stream.id, stream);
         metrics.streamOpened(stream.protocol);
@@ -164,6 +191,10 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
 
     ResourceStore store() {
         return store;
+    }
+
+    SharedDeltaResponses sharedResponses() {
+        return sharedResponses;
     }
 
     Executor executor() {

@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * ready: when the transport backs up, changes pile up as a newer current snapshot, and the drain run by
  * the next on-ready signal sends one combined response per type from the snapshot last sent.
  */
-abstract sealed class AdsStream<Q extends Message, R extends Message, S extends Subscription>
+abstract sealed class AdsStream<Q extends Message, R, S extends Subscription>
         permits DeltaStream, SotwStream {
     private static final Logger log = LoggerFactory.getLogger(AdsStream.class);
 
@@ -318,7 +318,7 @@ abstract sealed class AdsStream<Q extends Message, R extends Message, S extends 
             }
             R response = next(sub, cur, () -> seq++);
             if (response != null) {
-                service.metrics().pushed(sub.type, response.getSerializedSize());
+                service.metrics().pushed(sub.type, sizeOf(response));
                 if (log.isDebugEnabled()) {
                     log.debug("xDS {} push to node '{}': {} generation {} nonce {}", protocol.tag(), nodeId,
                             sub.type.typeUrl(), cur.generation(), sub.sentNonce());
@@ -369,4 +369,7 @@ abstract sealed class AdsStream<Q extends Message, R extends Message, S extends 
     abstract boolean owesResponse(S sub);
 
     abstract R next(S sub, Snapshot cur, LongSupplier seq);
+
+    /** The serialized size of {@code response}, without gRPC framing. */
+    abstract int sizeOf(R response);
 }
