@@ -63,6 +63,7 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
     private final AtomicLong ids = new AtomicLong();
     private final String servedTypeUrls;
     private final SharedDeltaResponses sharedResponses;
+    private final OutboundBudget outboundBudget;
 
     /**
      * @param store         the served state; this service registers a commit listener on it
@@ -71,6 +72,12 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
      *                      (a fixed pool of about one thread per core fits: pushes are CPU work)
      */
     public AdsService(ResourceStore store, MeterRegistry meterRegistry, Executor pushExecutor) {
+        this(store, meterRegistry, pushExecutor,
+                new OutboundBudget(OutboundBudget.DEFAULT_LIMIT_BYTES, OutboundBudget.DEFAULT_LARGE_BYTES));
+    }
+
+    AdsService(ResourceStore store, MeterRegistry meterRegistry, Executor pushExecutor, OutboundBudget budget) {
+        this.outboundBudget = Objects.requireNonNull(budget, "budget");
         this.store = Objects.requireNonNull(store, "store");
         this.executor = Objects.requireNonNull(pushExecutor, "pushExecutor");
         this.metrics = new AdsMetrics(meterRegistry, store);
@@ -195,6 +202,10 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
 
     SharedDeltaResponses sharedResponses() {
         return sharedResponses;
+    }
+
+    OutboundBudget outboundBudget() {
+        return outboundBudget;
     }
 
     Executor executor() {

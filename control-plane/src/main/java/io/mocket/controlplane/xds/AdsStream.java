@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
@@ -55,6 +56,14 @@ abstract sealed class AdsStream<Q extends Message, R, S extends Subscription>
     private long seq;
     private Status terminal;
     private boolean closed;
+    /** Set with {@link #closed}, readable without the lock by the {@link OutboundBudget}'s queue. */
+    private volatile boolean gone;
+    /** A large response computed while the outbound budget had no room; sent before anything newer. */
+    private R parked;
+    /** Bytes of outbound budget this stream holds for a large response still in the transport's buffers. */
+    private int budgetHeld;
+    /** In the budget's line; at most once, so that every wake-up goes to a stream that waits. */
+    final AtomicBoolean awaitingBudget = new AtomicBoolean();
 
     AdsStream(long id, XdsProtocol protocol, String peer, AdsService service, ServerCallStreamObserver<R> call) {
         this.id = id;
@@ -135,6 +144,9 @@ abstract sealed class AdsStream<Q extends Message, R, S extends Subscription>
         if (terminal != null) {
             return true;
         }
+        if (parked != null) {
+            return false; // waits for outbound budget; a release schedules it
+        }
         long generation = service.store().current().generation();
         for (S sub : subscriptions.values()) {
             if (sub.sent == null || sub.sent.generation() != generation || owesResponse(sub)) {
@@ -171,6 +183,15 @@ abstract sealed class AdsStream<Q extends Message, R, S extends Subscription>
                 return;
             }
             closed = true;
+            gone = true;
+            OutboundBudget budget = service.outboundBudget();
+            if (budgetHeld > 0) {
+                budget.release(budgetHeld);
+                budgetHeld = 0;
+            } else if (parked != null) {
+                budget.wakeNext(); // it may have been woken for room it will not use
+            }
+            parked = null;
             for (S sub : subscriptions.values()) {
                 service.metrics().unsubscribed(protocol, sub.type);
                 service.metrics().convergence(sub.type).leave(sub.position);
@@ -217,6 +238,11 @@ abstract sealed class AdsStream<Q extends Message, R, S extends Subscription>
         if (wip.getAndIncrement() == 0) {
             drain();
         }
+    }
+
+    /** True once the stream is gone; read without the lock. */
+    final boolean isGone() {
+        return gone;
     }
 
     final XdsClientStatus status() {
@@ -273,13 +299,30 @@ abstract sealed class AdsStream<Q extends Message, R, S extends Subscription>
                 } else if (!call.isReady()) {
                     return; // the on-ready handler schedules the next drain
                 } else {
-                    response = next(service.store().current());
+                    OutboundBudget budget = service.outboundBudget();
+                    if (budgetHeld > 0) {
+                        // Ready again: the transport has taken the large response's bytes.
+                        budget.release(budgetHeld);
+                        budgetHeld = 0;
+                    }
+                    response = parked != null ? parked : next(service.store().current());
+                    parked = null;
                     if (response == null) {
                         if (terminal == null) {
                             return;
                         }
                         // The client half-closed (grpcurl, buf curl): answer what it asked, then finish.
                         end = terminal;
+                    } else {
+                        int size = sizeOf(response);
+                        if (budget.counts(size)) {
+                            if (!budget.tryAcquire(size)) {
+                                parked = response;
+                                budget.await(this, size);
+                                return;
+                            }
+                            budgetHeld = size;
+                        }
                     }
                 }
             } finally {
