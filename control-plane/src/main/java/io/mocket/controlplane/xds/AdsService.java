@@ -146,6 +146,11 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
         }
     }
 
+    /** The open stream with {@code id}, or null (for tests). */
+    AdsStream<?, ?, ?> stream(long id) {
+        return streams.get(id);
+    }
+
     /** Number of open streams. */
     public int streamCount() {
         return streams.size();

@@ -240,6 +240,21 @@ abstract sealed class AdsStream<Q extends Message, R, S extends Subscription>
         }
     }
 
+    /** Runs {@code action} holding the stream's lock, as a drain does (for tests of the request queue). */
+    final void whileLocked(Runnable action) {
+        lock.lock();
+        try {
+            action.run();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Requests waiting for the lock (for tests of the request queue). */
+    final int queuedRequests() {
+        return queued.size();
+    }
+
     /** True once the stream is gone; read without the lock. */
     final boolean isGone() {
         return gone;
