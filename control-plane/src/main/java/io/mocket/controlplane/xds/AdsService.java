@@ -10,13 +10,17 @@ import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.mocket.controlplane.resources.Commit;
@@ -25,6 +29,7 @@ import io.mocket.controlplane.resources.ResourceType;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
@@ -48,12 +53,17 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
     private static final Logger log = LoggerFactory.getLogger(AdsService.class);
     private static final Context.Key<String> PEER = Context.key("mocket.xds.peer");
 
+    /** Streams drained by one fan-out task: small enough to keep every push thread busy, large enough to matter. */
+    private static final int FAN_OUT_BATCH = 32;
+
     private final ResourceStore store;
     private final Executor executor;
     private final AdsMetrics metrics;
     private final ConcurrentHashMap<Long, AdsStream<?, ?, ?>> streams = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final String servedTypeUrls;
+    private final SharedDeltaResponses sharedResponses;
+    private final OutboundBudget outboundBudget;
 
     /**
      * @param store         the served state; this service registers a commit listener on it
@@ -62,22 +72,50 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
      *                      (a fixed pool of about one thread per core fits: pushes are CPU work)
      */
     public AdsService(ResourceStore store, MeterRegistry meterRegistry, Executor pushExecutor) {
+        this(store, meterRegistry, pushExecutor,
+                new OutboundBudget(OutboundBudget.DEFAULT_LIMIT_BYTES, OutboundBudget.DEFAULT_LARGE_BYTES));
+    }
+
+    AdsService(ResourceStore store, MeterRegistry meterRegistry, Executor pushExecutor, OutboundBudget budget) {
+        this.outboundBudget = Objects.requireNonNull(budget, "budget");
         this.store = Objects.requireNonNull(store, "store");
         this.executor = Objects.requireNonNull(pushExecutor, "pushExecutor");
         this.metrics = new AdsMetrics(meterRegistry, store);
+        this.sharedResponses = new SharedDeltaResponses(store);
         this.servedTypeUrls = Arrays.stream(ResourceType.values()).map(ResourceType::typeUrl).toList().toString();
         store.addListener(this::committed);
     }
 
+    /**
+     * The generated service definition with the delta method's responses marshalled by
+     * {@link EncodedResponseMarshaller}, so a response serialized once is written to every stream that
+     * gets it. The method's name, type and schema (what reflection serves) are the generated ones.
+     */
     @Override
     public ServerServiceDefinition bindService() {
-        return ServerInterceptors.intercept(AggregatedDiscoveryServiceGrpc.bindService(this), new PeerCapture());
+        ServerServiceDefinition generated = AggregatedDiscoveryServiceGrpc.bindService(this);
+        MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> delta =
+                AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod();
+        MethodDescriptor<DeltaDiscoveryRequest, Object> encodedDelta = delta.toBuilder(delta.getRequestMarshaller(),
+                new EncodedResponseMarshaller(delta.getResponseMarshaller())).build();
+        ServiceDescriptor generatedService = generated.getServiceDescriptor();
+        ServiceDescriptor.Builder service = ServiceDescriptor.newBuilder(generatedService.getName())
+                .setSchemaDescriptor(generatedService.getSchemaDescriptor())
+                .addMethod(encodedDelta);
+        List<ServerMethodDefinition<?, ?>> others = generated.getMethods().stream()
+                .filter(m -> !m.getMethodDescriptor().getFullMethodName().equals(delta.getFullMethodName()))
+                .toList();
+        others.forEach(m -> service.addMethod(m.getMethodDescriptor()));
+        ServerServiceDefinition.Builder def = ServerServiceDefinition.builder(service.build())
+                .addMethod(encodedDelta, ServerCalls.asyncBidiStreamingCall(this::deltaStream));
+        others.forEach(def::addMethod);
+        return ServerInterceptors.intercept(def.build(), new PeerCapture());
     }
 
-    @Override
-    public StreamObserver<DeltaDiscoveryRequest> deltaAggregatedResources(
-            StreamObserver<DeltaDiscoveryResponse> responseObserver) {
-        var call = (ServerCallStreamObserver<DeltaDiscoveryResponse>) responseObserver;
+    // deltaAggregatedResources of the generated interface is not implemented: bindService registers
+    // deltaStream in its place, whose responses may be pre-encoded bytes.
+    private StreamObserver<DeltaDiscoveryRequest> deltaStream(StreamObserver<Object> responseObserver) {
+        var call = (ServerCallStreamObserver<Object>) responseObserver;
         DeltaStream stream = new DeltaStream(ids.incrementAndGet(), peer(), this, call);
         return open(stream, call);
     }
@@ -108,12 +146,17 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
         }
     }
 
+    /** The open stream with {@code id}, or null (for tests). */
+    AdsStream<?, ?, ?> stream(long id) {
+        return streams.get(id);
+    }
+
     /** Number of open streams. */
     public int streamCount() {
         return streams.size();
     }
 
-    private <Q extends com.google.protobuf.Message, R extends com.google.protobuf.Message> StreamObserver<Q> open(
+    private <Q extends com.google.protobuf.Message, R> StreamObserver<Q> open(
             AdsStream<Q, R, ?> stream, ServerCallStreamObserver<R> call) {
         streams.put(stream.id, stream);
         metrics.streamOpened(stream.protocol);
@@ -162,6 +205,14 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
         return store;
     }
 
+    SharedDeltaResponses sharedResponses() {
+        return sharedResponses;
+    }
+
+    OutboundBudget outboundBudget() {
+        return outboundBudget;
+    }
+
     Executor executor() {
         return executor;
     }
@@ -183,11 +234,32 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
         }
     }
 
+    /**
+     * Hands the interested streams to the push executor in batches: each batch drains its streams one
+     * after the other on one push thread, so a commit costs a task per batch rather than one per client,
+     * while the batches still spread over all push threads.
+     */
     private void fanOut(Commit commit) {
+        List<AdsStream<?, ?, ?>> batch = new ArrayList<>(FAN_OUT_BATCH);
         for (AdsStream<?, ?, ?> s : streams.values()) {
             if (s.interestedIn(commit)) {
-                s.schedule();
+                batch.add(s);
+                if (batch.size() == FAN_OUT_BATCH) {
+                    submitBatch(batch, commit);
+                    batch = new ArrayList<>(FAN_OUT_BATCH);
+                }
             }
+        }
+        if (!batch.isEmpty()) {
+            submitBatch(batch, commit);
+        }
+    }
+
+    private void submitBatch(List<AdsStream<?, ?, ?>> batch, Commit commit) {
+        try {
+            executor.execute(() -> batch.forEach(AdsStream::drainHere));
+        } catch (RejectedExecutionException e) {
+            log.debug("push executor rejected a fan-out batch of generation {}: shutting down", commit.generation(), e);
         }
     }
 

@@ -7,10 +7,13 @@ import io.mocket.controlplane.resources.ResourceType;
 import io.mocket.controlplane.resources.Snapshot;
 import java.util.function.LongSupplier;
 
-/** A DeltaAggregatedResources stream. */
-final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaSubscription> {
+/**
+ * A DeltaAggregatedResources stream. Its responses are {@link DeltaDiscoveryResponse}s or
+ * {@link SharedDeltaResponses.Encoded} bytes, which the method's {@link EncodedResponseMarshaller} writes.
+ */
+final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, Object, DeltaSubscription> {
 
-    DeltaStream(long id, String peer, AdsService service, ServerCallStreamObserver<DeltaDiscoveryResponse> call) {
+    DeltaStream(long id, String peer, AdsService service, ServerCallStreamObserver<Object> call) {
         super(id, XdsProtocol.DELTA, peer, service, call);
     }
 
@@ -46,8 +49,17 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     }
 
     @Override
-    DeltaDiscoveryResponse next(DeltaSubscription sub, Snapshot cur, LongSupplier seq) {
-        return sub.next(cur, service.store(), seq);
+    Object next(DeltaSubscription sub, Snapshot cur, LongSupplier seq) {
+        return sub.next(cur, service.store(), service.sharedResponses(), seq);
+    }
+
+    @Override
+    int sizeOf(Object response) {
+        return switch (response) {
+            case SharedDeltaResponses.Encoded e -> e.bytes().length;
+            case DeltaDiscoveryResponse m -> m.getSerializedSize();
+            default -> throw new IllegalStateException("unexpected delta response " + response.getClass().getName());
+        };
     }
 
     private static String messageOf(DeltaDiscoveryRequest request) {

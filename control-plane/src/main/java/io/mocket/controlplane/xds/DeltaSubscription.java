@@ -93,9 +93,34 @@ final class DeltaSubscription extends Subscription {
 
     /**
      * Computes the next response from {@code cur}, or null when the client needs nothing. Advances
-     * {@code sent} to {@code cur} either way.
+     * {@code sent} to {@code cur} either way. The response is a {@link DeltaDiscoveryResponse} made for
+     * this stream, or a {@link SharedDeltaResponses.Encoded} when it is the same for every wildcard client
+     * at this point.
      */
-    DeltaDiscoveryResponse next(Snapshot cur, ResourceStore store, LongSupplier seq) {
+    Object next(Snapshot cur, ResourceStore store, SharedDeltaResponses shared, LongSupplier seq) {
+        if (sharesResponses()) {
+            SharedDeltaResponses.Encoded response = shared.get(type, sent, cur);
+            respond = false;
+            sent = cur;
+            if (response == SharedDeltaResponses.NOTHING) {
+                return null;
+            }
+            issuedShared(response, cur);
+            return response;
+        }
+        return own(cur, store, seq);
+    }
+
+    /**
+     * True when the next response depends only on the snapshot last sent and the current one: a wildcard
+     * client with no named request and no initial_resource_versions waiting, which has been sent
+     * nothing yet or has no request waiting for an answer.
+     */
+    private boolean sharesResponses() {
+        return wildcard && !resync && requested == null && initialVersions == null && (sent == null || !respond);
+    }
+
+    private DeltaDiscoveryResponse own(Snapshot cur, ResourceStore store, LongSupplier seq) {
         Map<String, XdsResource> out = new LinkedHashMap<>();
         Set<String> removed = new LinkedHashSet<>();
         Map<String, String> known = sent == null ? initialVersions : null;

@@ -53,6 +53,11 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse, So
         return sub.next(cur, service.store(), seq);
     }
 
+    @Override
+    int sizeOf(DiscoveryResponse response) {
+        return response.getSerializedSize();
+    }
+
     private static String messageOf(DiscoveryRequest request) {
         String m = request.getErrorDetail().getMessage();
         return m.isEmpty() ? "error code " + request.getErrorDetail().getCode() + " without message" : m;

@@ -17,6 +17,8 @@ abstract sealed class Subscription permits DeltaSubscription, SotwSubscription {
     Snapshot sent;
 
     private long lastSeq = -1;
+    /** The latest response's nonce; null before the first. */
+    private Nonce latest;
     private String sentNonce = "";
     private long sentGeneration = -1;
     private long ackedGeneration = -1;
@@ -37,9 +39,19 @@ abstract sealed class Subscription permits DeltaSubscription, SotwSubscription {
 
     /** Records a response about to be sent from snapshot {@code from}; returns its nonce. */
     final String issued(long seq, Snapshot from) {
-        Nonce nonce = new Nonce(seq, from.generation());
         lastSeq = seq;
-        sentNonce = nonce.format();
+        Nonce nonce = Nonce.local(seq, from.generation());
+        return issued(nonce, nonce.format(), from);
+    }
+
+    /** Records a shared response (nonce and bytes made once for all streams) about to be sent from {@code from}. */
+    final void issuedShared(SharedDeltaResponses.Encoded response, Snapshot from) {
+        issued(response.nonce(), response.nonceText(), from);
+    }
+
+    private String issued(Nonce nonce, String text, Snapshot from) {
+        latest = nonce;
+        sentNonce = text;
         sentGeneration = from.generation();
         awaiting = true;
         rejected = false;
@@ -53,14 +65,17 @@ abstract sealed class Subscription permits DeltaSubscription, SotwSubscription {
     /** The answer refers to a response of this subscription; null when the nonce is not one we sent. */
     final Nonce recognize(String nonceText) {
         Nonce n = Nonce.parse(nonceText);
-        if (n == null || n.seq() > lastSeq || n.generation() > sentGeneration) {
+        if (n == null || n.generation() > sentGeneration) {
+            return null;
+        }
+        if (n.isShared() ? n.type() != type.ordinal() : n.seq() > lastSeq) {
             return null;
         }
         return n;
     }
 
     final boolean isLatest(Nonce n) {
-        return n.seq() == lastSeq;
+        return n.equals(latest);
     }
 
     /**

@@ -89,6 +89,11 @@ public final class XdsServer implements AutoCloseable {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.ads = Objects.requireNonNull(ads, "ads");
         this.server = NettyServerBuilder.forAddress(new InetSocketAddress(settings.bindAddress(), settings.port()))
+                // Callbacks run on the connection's event loop. Every handler here is short and never waits:
+                // ADS requests take a stream's lock only when it is free (else they are queued for the
+                // stream's drain) and all response computing runs on the push executor. This saves two
+                // thread hops per ACK and releases each request buffer on the loop that allocated it.
+                .directExecutor()
                 .maxInboundMessageSize(settings.maxInboundMessageBytes())
                 .keepAliveTime(settings.keepAliveTime().toNanos(), TimeUnit.NANOSECONDS)
                 .keepAliveTimeout(settings.keepAliveTimeout().toNanos(), TimeUnit.NANOSECONDS)

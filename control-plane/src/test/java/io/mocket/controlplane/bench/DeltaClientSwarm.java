@@ -154,7 +154,7 @@ public final class DeltaClientSwarm {
             @Override
             public void onError(Throwable t) {
                 synchronized (out) {
-                    out.println("ERROR client " + id + ": " + t);
+                    out.println("ERROR client " + id + ": " + t + (t.getCause() == null ? "" : " caused by " + t.getCause()));
                 }
             }
 

@@ -93,7 +93,7 @@ final class ScaleResults {
         out.printf(Locale.ROOT, "- Machine: %d cores (%s), %.1f GiB memory, %s, %s%n", m.cores(), m.cpu(),
                 m.memoryBytes() / MIB / 1024, m.kernel(), m.jdk());
         out.printf(Locale.ROOT, "- Server JVM: max heap %.0f MiB, flags %s%n", m.serverHeap() / MIB, m.jvmFlags());
-        out.printf(Locale.ROOT, "- Client swarm: separate JVM on the same machine, -Xmx%s, %d clients%n", options.clientHeap(), n);
+        out.printf(Locale.ROOT, "- Client swarm: separate JVM on the same machine, -Xmx%s, -XX:MaxDirectMemorySize=%s, %d clients%n", options.clientHeap(), SwarmProcess.SWARM_DIRECT_MEMORY, n);
         out.printf(Locale.ROOT, "- Options: %s%n", options.commandLine());
         List<Double> samples = load.samples();
         List<Long> centi = samples.stream().map(d -> Math.round(d * 100)).toList();

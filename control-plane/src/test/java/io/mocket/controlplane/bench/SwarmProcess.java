@@ -46,12 +46,19 @@ final class SwarmProcess implements AutoCloseable {
      * @param syncTimeout how long the child waits for every client's initial state before it reports an error
      * @param stderr      where the child's stderr goes
      */
+    /** Direct memory cap of the swarm: a bound, not a reservation; the machine has far more. */
+    static final String SWARM_DIRECT_MEMORY = "8g";
+
     static SwarmProcess start(String host, int port, int clients, String heap, Duration syncTimeout, Path stderr)
             throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(java,
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                 "-Xmx" + heap, "-XX:+UseG1GC",
+                // Receive buffers are direct memory, by default capped at -Xmx. During the initial sync every
+                // client holds a 4 MiB full state in flight at about the same time, which real clients do on
+                // their own nodes; here they share one process, so the cap is a limit of the harness only.
+                "-XX:MaxDirectMemorySize=" + SWARM_DIRECT_MEMORY,
                 "-cp", System.getProperty("java.class.path"),
                 DeltaClientSwarm.class.getName(), host, Integer.toString(port), Integer.toString(clients),
                 Long.toString(syncTimeout.toSeconds())));

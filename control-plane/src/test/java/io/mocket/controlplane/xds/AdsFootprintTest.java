@@ -26,10 +26,22 @@ class AdsFootprintTest {
         XdsResource w = workload("default", "web-0", "10.0.0.1", "n1");
         store.commit(List.of(w), Map.of(), 1);
 
+        // A response made for one stream (here: named resources) holds the stored wire objects.
+        SharedDeltaResponses shared = new SharedDeltaResponses(store);
         DeltaSubscription delta = new DeltaSubscription(ADDRESS, 0);
-        delta.apply(DeltaDiscoveryRequest.newBuilder().setTypeUrl(ADDRESS.typeUrl()).build(), true);
-        DeltaDiscoveryResponse d = delta.next(store.current(), store, () -> 1);
+        delta.apply(DeltaDiscoveryRequest.newBuilder().setTypeUrl(ADDRESS.typeUrl())
+                .addResourceNamesSubscribe(w.name()).build(), true);
+        DeltaDiscoveryResponse d = (DeltaDiscoveryResponse) delta.next(store.current(), store, shared, () -> 1);
         assertThat(d.getResources(0)).isSameAs(w.wire());
+
+        // Wildcard clients at the same point share one serialized response, bytes and all.
+        DeltaSubscription one = new DeltaSubscription(ADDRESS, 0);
+        DeltaSubscription two = new DeltaSubscription(ADDRESS, 0);
+        one.apply(DeltaDiscoveryRequest.newBuilder().setTypeUrl(ADDRESS.typeUrl()).build(), true);
+        two.apply(DeltaDiscoveryRequest.newBuilder().setTypeUrl(ADDRESS.typeUrl()).build(), true);
+        Object first = one.next(store.current(), store, shared, () -> 2);
+        assertThat(first).isInstanceOf(SharedDeltaResponses.Encoded.class);
+        assertThat(two.next(store.current(), store, shared, () -> 3)).isSameAs(first);
 
         SotwSubscription sotw = new SotwSubscription(ADDRESS, 0);
         sotw.apply(io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest.newBuilder()

@@ -28,11 +28,16 @@ final class AdsHarness implements AutoCloseable {
     final ResourceStore store = new ResourceStore();
     final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     final ExecutorService executor = Executors.newFixedThreadPool(2);
-    final AdsService ads = new AdsService(store, meters, executor);
+    final AdsService ads;
     final Server server;
     final ManagedChannel channel;
 
     AdsHarness() {
+        this(new OutboundBudget(OutboundBudget.DEFAULT_LIMIT_BYTES, OutboundBudget.DEFAULT_LARGE_BYTES));
+    }
+
+    AdsHarness(OutboundBudget budget) {
+        ads = new AdsService(store, meters, executor, budget);
         String name = InProcessServerBuilder.generateName();
         try {
             server = InProcessServerBuilder.forName(name)
