@@ -14,7 +14,7 @@ help:
 	@echo "make demo   - build and run the control plane on examples/cluster (no cluster needed)"
 	@echo "make test   - install what is missing, build, and run every test"
 	@echo "make bench  - run every benchmark (xDS scale, agent, data path; root; see docs/benchmarks.md)"
-	@echo "              make bench-xds BENCH_ARGS='--clients=1000 --changes=50', make bench-agent, make bench-datapath"
+	@echo "              make bench-xds BENCH_ARGS='--clients=1000 --changes=200', make bench-agent, make bench-datapath"
 	@echo "make build  - build all modules without tests"
 
 check-jdk:

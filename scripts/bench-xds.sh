@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the control plane's xDS scale benchmark (io.mocket.controlplane.bench.XdsScaleBenchmark) and prints
 # its results table. Arguments go to the benchmark, e.g.:
-#   scripts/bench-xds.sh --clients=1000 --changes=50
+#   scripts/bench-xds.sh --clients=1000 --changes=200
 #   scripts/bench-xds.sh --help
 # The server runs in this JVM, the clients in a child JVM on the same machine, both on loopback only.
 # BENCH_HEAP sets the server JVM's -Xmx (default 2g); BENCH_JVM_OPTS adds flags (e.g. a JFR recording).

@@ -25,7 +25,7 @@ record ScaleOptions(int clients, int changes, SyntheticCluster.Shape shape, Dura
     static final String USAGE = """
             Usage: XdsScaleBenchmark [--name=value ...]
               --clients=1000        delta clients (one connection each, wildcard Address + Authorization)
-              --changes=50          single-pod changes, measured one at a time
+              --changes=200         single-pod changes, measured one at a time (200 so that p99 is not the maximum)
               --namespaces=100      ambient namespaces
               --services=1000       Services (one Deployment each)
               --pods=10000          pods, spread evenly over the Deployments
@@ -87,7 +87,7 @@ record ScaleOptions(int clients, int changes, SyntheticCluster.Shape shape, Dura
         SyntheticCluster.Shape shape = new SyntheticCluster.Shape(integer(v, "namespaces", d.namespaces()),
                 integer(v, "services", d.services()), integer(v, "pods", d.pods()), integer(v, "nodes", d.nodes()),
                 integer(v, "zones", d.zones()));
-        return new ScaleOptions(integer(v, "clients", 1_000), integer(v, "changes", 50), shape,
+        return new ScaleOptions(integer(v, "clients", 1_000), integer(v, "changes", 200), shape,
                 Duration.ofMillis(integer(v, "debounce-quiet-ms", (int) MeshSettings.DEFAULT_DEBOUNCE_QUIET.toMillis())),
                 Duration.ofMillis(integer(v, "debounce-max-ms", (int) MeshSettings.DEFAULT_DEBOUNCE_MAX.toMillis())),
                 v.getOrDefault("client-heap", "1g"),
