@@ -140,28 +140,8 @@ public final class LoadBalancerMaps implements AutoCloseable {
      */
     public ServiceValue replaceBackends(int serviceId, LbMode lbMode, HealthPolicy healthPolicy,
                                         List<List<EndpointValue>> byPriority) {
-        if (byPriority.size() > ServiceValue.PRIORITIES) {
-            throw new IllegalArgumentException("at most " + ServiceValue.PRIORITIES + " priorities, got "
-                    + byPriority.size());
-        }
-        ServiceKey key = new ServiceKey(serviceId);
-        Optional<ServiceValue> old = services.get(key);
-        int revision = old.map(v -> v.revision() + 1).orElse(1);
-
-        Map<EndpointKey, EndpointValue> slots = new LinkedHashMap<>();
-        List<Integer> counts = new ArrayList<>(ServiceValue.PRIORITIES);
-        for (int prio = 0; prio < ServiceValue.PRIORITIES; prio++) {
-            List<EndpointValue> backendsAtPrio = prio < byPriority.size() ? byPriority.get(prio) : List.of();
-            for (int slot = 0; slot < backendsAtPrio.size(); slot++) {
-                slots.put(new EndpointKey(serviceId, revision, prio, slot), backendsAtPrio.get(slot));
-            }
-            counts.add(backendsAtPrio.size());
-        }
-        endpoints.putAll(slots);
-        ServiceValue next = new ServiceValue(revision, counts, lbMode, healthPolicy);
-        services.put(key, next);
-        old.ifPresent(o -> endpoints.removeAll(slotKeys(serviceId, o)));
-        return next;
+        ServiceValue current = services.get(new ServiceKey(serviceId)).orElse(null);
+        return replaceBackends(List.of(new BackendSet(serviceId, current, lbMode, healthPolicy, byPriority))).getFirst();
     }
 
     /**
