@@ -88,11 +88,20 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
      * @param healthPolicy which workloads may be backends
      * @param byPriority   backends per priority, index 0 the most local, exactly
      *                     {@link ServiceValue#PRIORITIES} lists, each sorted by address and port
+     * @param key          the stable name the service id is derived from,
+     *                     e.g. "default/web.default.svc.cluster.local:80/v4" (made once: passes sort and look up by it)
      */
     public record ServicePort(String service, String resourceName, int port, Family family, List<FrontendKey> frontends,
-                              LbMode lbMode, HealthPolicy healthPolicy, List<List<Member>> byPriority) {
+                              LbMode lbMode, HealthPolicy healthPolicy, List<List<Member>> byPriority, String key) {
+
+        public ServicePort(String service, String resourceName, int port, Family family, List<FrontendKey> frontends,
+                           LbMode lbMode, HealthPolicy healthPolicy, List<List<Member>> byPriority) {
+            this(service, resourceName, port, family, frontends, lbMode, healthPolicy, byPriority,
+                    service + ":" + port + "/" + family.tag());
+        }
 
         public ServicePort {
+            java.util.Objects.requireNonNull(key, "key");
             frontends = List.copyOf(frontends);
             byPriority = byPriority.stream().map(List::copyOf).toList();
             if (byPriority.size() != ServiceValue.PRIORITIES) {
@@ -100,15 +109,10 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
             }
         }
 
-        /** The stable name the service id is derived from, e.g. "default/web.default.svc.cluster.local:80/v4". */
-        public String key() {
-            return service + ":" + port + "/" + family.tag();
-        }
-
         /** This service port with only some of its frontends (the others belong to another service). */
         public ServicePort withFrontends(List<FrontendKey> kept) {
             return kept.equals(frontends) ? this
-                    : new ServicePort(service, resourceName, port, family, kept, lbMode, healthPolicy, byPriority);
+                    : new ServicePort(service, resourceName, port, family, kept, lbMode, healthPolicy, byPriority, key);
         }
 
         /** Every backend of every priority. */

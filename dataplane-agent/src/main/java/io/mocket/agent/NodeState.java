@@ -291,7 +291,9 @@ public final class NodeState {
                     }
                     case Workload wl -> {
                         KnownWorkload held = w.workload(e.name());
-                        KnownWorkload incoming = KnownWorkload.of(e.name(), e.version(), wl, pool);
+                        // The held uid is the store's key: member sets that share it compare by identity.
+                        KnownWorkload incoming = KnownWorkload.of(held != null ? held.uid() : e.name(), e.version(),
+                                wl, pool);
                         if (!incoming.equals(held)) {
                             w.removeService(e.name());
                             w.putWorkload(held, incoming);
@@ -343,7 +345,7 @@ public final class NodeState {
 
     private static KnownService withVersion(KnownService s, String version) {
         return new KnownService(s.name(), version, s.namespace(), s.hostname(), s.addresses(), s.ports(), s.mode(),
-                s.preferences(), s.allowAll());
+                s.preferences(), s.allowAll(), s.key());
     }
 
     /** One write in progress: copies of the maps it touches, made on first touch, and what it changed. */

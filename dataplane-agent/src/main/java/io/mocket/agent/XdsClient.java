@@ -7,12 +7,16 @@ import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
+import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
+import java.io.InputStream;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -149,6 +153,12 @@ public final class XdsClient implements AutoCloseable {
     private final ManagedChannel channel;
     private final ExecutorService callbacks;
     private final ScheduledExecutorService timer;
+    private final MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> method;
+    /**
+     * {@link System#nanoTime()} when the last response, received whole, started to be parsed: its arrival. Set and
+     * read on the callback thread (gRPC parses a message on the executor that then hands it to the stream).
+     */
+    private long parseStartedNanos;
     private final ArrayDeque<Exchange> exchanges = new ArrayDeque<>();
     private volatile IntConsumer answered = resources -> { };
     private Stream current;
@@ -172,6 +182,22 @@ public final class XdsClient implements AutoCloseable {
                 // A full push of a large mesh is one message: 11,000 resources are a few MiB.
                 .maxInboundMessageSize(256 << 20)
                 .build();
+        MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> ads =
+                AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod();
+        MethodDescriptor.Marshaller<DeltaDiscoveryResponse> parser = ads.getResponseMarshaller();
+        // The same method, with the response's arrival noted before its parse (the parse is part of applying it).
+        this.method = ads.toBuilder(ads.getRequestMarshaller(), new MethodDescriptor.Marshaller<DeltaDiscoveryResponse>() {
+            @Override
+            public InputStream stream(DeltaDiscoveryResponse value) {
+                return parser.stream(value);
+            }
+
+            @Override
+            public DeltaDiscoveryResponse parse(InputStream stream) {
+                parseStartedNanos = System.nanoTime();
+                return parser.parse(stream);
+            }
+        }).build();
     }
 
     /** Opens the first stream; later ones open by themselves until {@link #close()}. */
@@ -218,7 +244,7 @@ public final class XdsClient implements AutoCloseable {
         metrics.xdsStreamOpened();
         log.log(System.Logger.Level.INFO, "xDS stream {0} to {1} as {2}", stream.id, settings.target(),
                 settings.node().getId());
-        AggregatedDiscoveryServiceGrpc.newStub(channel).deltaAggregatedResources(stream);
+        ClientCalls.asyncBidiStreamingCall(channel.newCall(method, CallOptions.DEFAULT), stream);
         NodeState.Snapshot held = state.snapshot();
         for (ResourceKind kind : ResourceKind.values()) {
             Map<String, String> versions = held.versions(kind);
@@ -234,6 +260,7 @@ public final class XdsClient implements AutoCloseable {
 
     /** Applies one response and arranges its answer. Runs on the callback thread, one response at a time. */
     private void handle(Stream stream, DeltaDiscoveryResponse response) {
+        long arrived = parseStartedNanos;
         if (!stream.isCurrent()) {
             return;
         }
@@ -266,17 +293,24 @@ public final class XdsClient implements AutoCloseable {
         }
         // The answer waits for the data path; it keeps only the names, not the response with every payload, so
         // a full push's bytes are garbage while the reconciler works on it.
-        Received received = new Received(response.getNonce(), List.copyOf(names), response.getRemovedResourcesList());
+        Received received = new Received(response.getNonce(), List.copyOf(names), response.getRemovedResourcesList(),
+                arrived);
         long generation = state.apply(new NodeState.Update(kind, upserts, received.removed(), first));
+        long decoded = System.nanoTime();
         CompletionStage<Map<String, String>> applied = dataPath.applied(generation);
         stream.answers = stream.answers.thenCompose(v -> applied.handle((failures, error) -> {
             answer(stream, kind, received, problems, failures, error);
+            metrics.applied(kind, generation, (System.nanoTime() - arrived) / 1e9, (decoded - arrived) / 1e9);
             return null;
         }));
     }
 
-    /** What the answer to a response needs of it. */
-    private record Received(String nonce, List<String> names, List<String> removed) {
+    /**
+     * What the answer to a response needs of it.
+     *
+     * @param arrivedNanos {@link System#nanoTime()} when the whole response had been received
+     */
+    private record Received(String nonce, List<String> names, List<String> removed, long arrivedNanos) {
         Received {
             removed = List.copyOf(removed);
         }
