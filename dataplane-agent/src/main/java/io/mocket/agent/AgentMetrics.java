@@ -44,8 +44,9 @@ public final class AgentMetrics {
         long lastGeneration;
         double lastSeconds;
         double lastDecodeSeconds;
+        double lastDecodeCpuSeconds;
 
-        synchronized void add(long generation, double seconds, double decodeSeconds) {
+        synchronized void add(long generation, double seconds, double decodeSeconds, double decodeCpuSeconds) {
             for (int i = 0; i < APPLY_BUCKETS.length; i++) {
                 if (seconds <= APPLY_BUCKETS[i]) {
                     buckets[i]++;
@@ -56,6 +57,7 @@ public final class AgentMetrics {
             lastGeneration = generation;
             lastSeconds = seconds;
             lastDecodeSeconds = decodeSeconds;
+            lastDecodeCpuSeconds = decodeCpuSeconds;
         }
 
         synchronized void write(PrometheusText t, String typeUrl) {
@@ -74,6 +76,7 @@ public final class AgentMetrics {
             }
             t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "total"), lastSeconds);
             t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "decode"), lastDecodeSeconds);
+            t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "decode_cpu"), lastDecodeCpuSeconds);
             t.sample("mocket_agent_last_apply_generation", Map.of("type_url", typeUrl), lastGeneration);
         }
 
@@ -121,10 +124,11 @@ public final class AgentMetrics {
     /**
      * One response answered: {@code seconds} from its arrival (the whole message received, before it is parsed)
      * to its answer going out, after the data path applied it; of which {@code decodeSeconds} until the store
-     * published it (parse, checks, {@link NodeState#apply}).
+     * published it (parse, checks, {@link NodeState#apply}), which took {@code decodeCpuSeconds} of the thread's CPU
+     * time (the collector's pauses in it are not CPU time of that thread).
      */
-    void applied(ResourceKind kind, long generation, double seconds, double decodeSeconds) {
-        applies.get(kind).add(generation, seconds, decodeSeconds);
+    void applied(ResourceKind kind, long generation, double seconds, double decodeSeconds, double decodeCpuSeconds) {
+        applies.get(kind).add(generation, seconds, decodeSeconds, decodeCpuSeconds);
     }
 
     void xdsNack(ResourceKind kind) {
@@ -195,7 +199,8 @@ public final class AgentMetrics {
                 + " the answer sent, after the data path applied them, by type");
         applies.forEach((k, a) -> a.write(t, k.typeUrl()));
         t.family("mocket_agent_last_apply_seconds", "gauge", "The last xDS response of a type: arrival to answer"
-                + " (total), and of that, parse and store update (decode)");
+                + " (total), and of that, parse and store update (decode) and the CPU time of its thread in it"
+                + " (decode_cpu)");
         t.family("mocket_agent_last_apply_generation", "gauge", "The store generation the last response of a type"
                 + " produced");
         applies.forEach((k, a) -> a.writeLast(t, k.typeUrl()));

@@ -55,6 +55,8 @@ import java.util.stream.Collectors;
 public final class XdsClient implements AutoCloseable {
     private static final System.Logger log = System.getLogger(XdsClient.class.getName());
     private static final int INVALID_ARGUMENT = Status.Code.INVALID_ARGUMENT.value();
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
     static final int EXCHANGES_KEPT = 64;
 
     /** What a response's answer waits for: the data path applying the store's generation. */
@@ -159,6 +161,8 @@ public final class XdsClient implements AutoCloseable {
      * read on the callback thread (gRPC parses a message on the executor that then hands it to the stream).
      */
     private long parseStartedNanos;
+    /** The callback thread's CPU time at that moment. */
+    private long parseStartedCpuNanos;
     private final ArrayDeque<Exchange> exchanges = new ArrayDeque<>();
     private volatile IntConsumer answered = resources -> { };
     private Stream current;
@@ -195,6 +199,7 @@ public final class XdsClient implements AutoCloseable {
             @Override
             public DeltaDiscoveryResponse parse(InputStream stream) {
                 parseStartedNanos = System.nanoTime();
+                parseStartedCpuNanos = THREADS.getCurrentThreadCpuTime();
                 return parser.parse(stream);
             }
         }).build();
@@ -261,6 +266,7 @@ public final class XdsClient implements AutoCloseable {
     /** Applies one response and arranges its answer. Runs on the callback thread, one response at a time. */
     private void handle(Stream stream, DeltaDiscoveryResponse response) {
         long arrived = parseStartedNanos;
+        long arrivedCpu = parseStartedCpuNanos;
         if (!stream.isCurrent()) {
             return;
         }
@@ -297,10 +303,12 @@ public final class XdsClient implements AutoCloseable {
                 arrived);
         long generation = state.apply(new NodeState.Update(kind, upserts, received.removed(), first));
         long decoded = System.nanoTime();
+        double decodeCpu = (THREADS.getCurrentThreadCpuTime() - arrivedCpu) / 1e9;
         CompletionStage<Map<String, String>> applied = dataPath.applied(generation);
         stream.answers = stream.answers.thenCompose(v -> applied.handle((failures, error) -> {
             answer(stream, kind, received, problems, failures, error);
-            metrics.applied(kind, generation, (System.nanoTime() - arrived) / 1e9, (decoded - arrived) / 1e9);
+            metrics.applied(kind, generation, (System.nanoTime() - arrived) / 1e9, (decoded - arrived) / 1e9,
+                    decodeCpu);
             return null;
         }));
     }
