@@ -60,6 +60,10 @@ final class ResourceDecoder {
         String version = resource.getVersion();
         return switch (kind) {
             case ADDRESS -> {
+                KnownWorkload read = WorkloadReader.read(name, version, bytes, pool);
+                if (read != null) {
+                    yield new NodeState.Entry<>(name, version, read);
+                }
                 Address address = parse(name, kind, () -> Address.parseFrom(bytes));
                 yield switch (address.getTypeCase()) {
                     case WORKLOAD -> new NodeState.Entry<>(name, version,
@@ -133,15 +137,23 @@ final class ResourceDecoder {
     }
 
     private static void checkAddress(String name, String what, ByteString address) throws InvalidResourceException {
-        if (address.size() != 4 && address.size() != 16) {
-            throw new InvalidResourceException(name, what + " has " + address.size()
+        checkAddress(name, what, address.size());
+    }
+
+    static void checkAddress(String name, String what, int size) throws InvalidResourceException {
+        if (size != 4 && size != 16) {
+            throw new InvalidResourceException(name, what + " has " + size
                     + " bytes; an IPv4 address has 4, an IPv6 address 16");
         }
     }
 
     private static void checkPort(String name, String where, Port p) throws InvalidResourceException {
-        if (p.getServicePort() > 0xffff || p.getTargetPort() > 0xffff) {
-            throw new InvalidResourceException(name, where + " port " + p.getServicePort() + "->" + p.getTargetPort()
+        checkPort(name, where, p.getServicePort(), p.getTargetPort());
+    }
+
+    static void checkPort(String name, String where, int servicePort, int targetPort) throws InvalidResourceException {
+        if (servicePort > 0xffff || targetPort > 0xffff) {
+            throw new InvalidResourceException(name, where + " port " + servicePort + "->" + targetPort
                     + " is out of range 0..65535");
         }
     }
