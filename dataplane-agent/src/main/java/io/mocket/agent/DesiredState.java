@@ -103,7 +103,11 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
         public ServicePort {
             java.util.Objects.requireNonNull(key, "key");
             frontends = List.copyOf(frontends);
-            byPriority = byPriority.stream().map(List::copyOf).toList();
+            List<List<Member>> lists = new ArrayList<>(byPriority.size());
+            for (List<Member> l : byPriority) {
+                lists.add(List.copyOf(l)); // the same list when it is already an immutable copy
+            }
+            byPriority = List.copyOf(lists);
             if (byPriority.size() != ServiceValue.PRIORITIES) {
                 throw new IllegalArgumentException("byPriority needs " + ServiceValue.PRIORITIES + " lists");
             }

@@ -43,6 +43,23 @@ public record KnownWorkload(String uid, String version, String name, String name
     public record KnownPort(int port, int targetPort) {
     }
 
+    // Written out: the generated record methods go through method handles, which the agent's C1-only JIT does not
+    // inline, and a full push compares every workload with the one held.
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof KnownWorkload w && healthy == w.healthy && uid.equals(w.uid) && version.equals(w.version)
+                && name.equals(w.name) && namespace.equals(w.namespace) && node.equals(w.node)
+                && network.equals(w.network) && clusterId.equals(w.clusterId) && addresses.equals(w.addresses)
+                && java.util.Objects.equals(locality, w.locality) && services.equals(w.services)
+                && workloadName.equals(w.workloadName) && canonicalName.equals(w.canonicalName)
+                && serviceAccount.equals(w.serviceAccount) && trustDomain.equals(w.trustDomain);
+    }
+
+    @Override
+    public int hashCode() {
+        return uid.hashCode() * 31 + version.hashCode();
+    }
+
     /** Whether a pass of the load balancer could see a difference between the two (version and labels aside). */
     boolean sameForLoadBalancing(KnownWorkload o) {
         return healthy == o.healthy && addresses.equals(o.addresses) && node.equals(o.node)

@@ -223,8 +223,16 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
                     addedBackends++;
                 }
             }
-            int newSlots = replace ? slots.stream().mapToInt(List::size).sum() : 0;
-            int addedFrontends = (int) newFrontends.stream().filter(fk -> !kernel.frontends.containsKey(fk)).count();
+            int newSlots = 0;
+            if (replace) {
+                for (List<EndpointValue> l : slots) {
+                    newSlots += l.size();
+                }
+            }
+            int addedFrontends = 0;
+            for (FrontendKey fk : newFrontends) {
+                addedFrontends += kernel.frontends.containsKey(fk) ? 0 : 1;
+            }
             String fullProblem = null;
             String fullMap = null;
             if (backends + addedBackends > capacity.backends()) {
