@@ -45,8 +45,10 @@ public final class AgentMetrics {
         double lastSeconds;
         double lastDecodeSeconds;
         double lastDecodeCpuSeconds;
+        double lastGcSeconds;
 
-        synchronized void add(long generation, double seconds, double decodeSeconds, double decodeCpuSeconds) {
+        synchronized void add(long generation, double seconds, double decodeSeconds, double decodeCpuSeconds,
+                              double gcSeconds) {
             for (int i = 0; i < APPLY_BUCKETS.length; i++) {
                 if (seconds <= APPLY_BUCKETS[i]) {
                     buckets[i]++;
@@ -58,6 +60,7 @@ public final class AgentMetrics {
             lastSeconds = seconds;
             lastDecodeSeconds = decodeSeconds;
             lastDecodeCpuSeconds = decodeCpuSeconds;
+            lastGcSeconds = gcSeconds;
         }
 
         synchronized void write(PrometheusText t, String typeUrl) {
@@ -77,6 +80,7 @@ public final class AgentMetrics {
             t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "total"), lastSeconds);
             t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "decode"), lastDecodeSeconds);
             t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "decode_cpu"), lastDecodeCpuSeconds);
+            t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "gc"), lastGcSeconds);
             t.sample("mocket_agent_last_apply_generation", Map.of("type_url", typeUrl), lastGeneration);
         }
 
@@ -125,10 +129,12 @@ public final class AgentMetrics {
      * One response answered: {@code seconds} from its arrival (the whole message received, before it is parsed)
      * to its answer going out, after the data path applied it; of which {@code decodeSeconds} until the store
      * published it (parse, checks, {@link NodeState#apply}), which took {@code decodeCpuSeconds} of the thread's CPU
-     * time (the collector's pauses in it are not CPU time of that thread).
+     * time (the collector's pauses in it are not CPU time of that thread); {@code gcSeconds} of collections
+     * (pauses, with the serial collector) from arrival to answer.
      */
-    void applied(ResourceKind kind, long generation, double seconds, double decodeSeconds, double decodeCpuSeconds) {
-        applies.get(kind).add(generation, seconds, decodeSeconds, decodeCpuSeconds);
+    void applied(ResourceKind kind, long generation, double seconds, double decodeSeconds, double decodeCpuSeconds,
+                 double gcSeconds) {
+        applies.get(kind).add(generation, seconds, decodeSeconds, decodeCpuSeconds, gcSeconds);
     }
 
     void xdsNack(ResourceKind kind) {
@@ -200,7 +206,7 @@ public final class AgentMetrics {
         applies.forEach((k, a) -> a.write(t, k.typeUrl()));
         t.family("mocket_agent_last_apply_seconds", "gauge", "The last xDS response of a type: arrival to answer"
                 + " (total), and of that, parse and store update (decode) and the CPU time of its thread in it"
-                + " (decode_cpu)");
+                + " (decode_cpu), and the garbage collections from arrival to answer (gc)");
         t.family("mocket_agent_last_apply_generation", "gauge", "The store generation the last response of a type"
                 + " produced");
         applies.forEach((k, a) -> a.writeLast(t, k.typeUrl()));

@@ -163,6 +163,8 @@ public final class XdsClient implements AutoCloseable {
     private long parseStartedNanos;
     /** The callback thread's CPU time at that moment. */
     private long parseStartedCpuNanos;
+    /** The collectors' accumulated pause time at that moment. */
+    private long parseStartedGcMillis;
     private final ArrayDeque<Exchange> exchanges = new ArrayDeque<>();
     private volatile IntConsumer answered = resources -> { };
     private Stream current;
@@ -200,6 +202,7 @@ public final class XdsClient implements AutoCloseable {
             public DeltaDiscoveryResponse parse(InputStream stream) {
                 parseStartedNanos = System.nanoTime();
                 parseStartedCpuNanos = THREADS.getCurrentThreadCpuTime();
+                parseStartedGcMillis = gcMillis();
                 return parser.parse(stream);
             }
         }).build();
@@ -267,6 +270,7 @@ public final class XdsClient implements AutoCloseable {
     private void handle(Stream stream, DeltaDiscoveryResponse response) {
         long arrived = parseStartedNanos;
         long arrivedCpu = parseStartedCpuNanos;
+        long arrivedGc = parseStartedGcMillis;
         if (!stream.isCurrent()) {
             return;
         }
@@ -308,9 +312,19 @@ public final class XdsClient implements AutoCloseable {
         stream.answers = stream.answers.thenCompose(v -> applied.handle((failures, error) -> {
             answer(stream, kind, received, problems, failures, error);
             metrics.applied(kind, generation, (System.nanoTime() - arrived) / 1e9, (decoded - arrived) / 1e9,
-                    decodeCpu);
+                    decodeCpu, (gcMillis() - arrivedGc) / 1e3);
             return null;
         }));
+    }
+
+    /** The collectors' accumulated time (for the serial collector, pauses of every thread). */
+    private static long gcMillis() {
+        long ms = 0;
+        for (java.lang.management.GarbageCollectorMXBean gc
+                : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            ms += Math.max(0, gc.getCollectionTime());
+        }
+        return ms;
     }
 
     /**

@@ -187,7 +187,7 @@ final class AgentBenchmark {
                 sandbox.cgroup.toString(), "--admin-address", "127.0.0.1", "--admin-port",
                 Integer.toString(adminPort)));
         // {commit-to-ACK, agent total, decode, pass wall, pass CPU, desired, plan, pass writes, decode CPU,
-        //  cleanup writes, cleanup wall}
+        //  cleanup writes, cleanup wall, GC during the apply}
         List<long[]> samples = new ArrayList<>();
         List<long[]> single = new ArrayList<>(); // {commit-to-ACK, agent total, pass wall, pass CPU, pass writes}
         try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
@@ -198,15 +198,17 @@ final class AgentBenchmark {
                 long[] row = change(http, adminPort, cp, agent, workloads(r));
                 sleep(Duration.ofMillis(500)); // the cleanup after the ACK, then read it
                 Map<String, Double> m = metrics(http, adminPort);
-                long[] full = Arrays.copyOf(row, 11);
+                long[] full = Arrays.copyOf(row, 12);
+                full[11] = row[9];
                 full[9] = (long) (double) m.getOrDefault("mocket_agent_last_cleanup_writes", 0.0);
                 full[10] = (long) (m.getOrDefault("mocket_agent_last_cleanup_seconds", 0.0) * 1e9);
                 samples.add(full);
                 System.err.printf("round %d: commit to ACK %.1f ms; agent: arrival to ACK %.1f ms = decode+apply %.1f"
                                 + " (CPU %.1f) + pass %.1f (desired %.1f, plan %.1f, %d writes; CPU %.1f) + rest %.1f;"
-                                + " after the ACK: %d deletes in %.1f ms%n", r, full[0] / 1e6, full[1] / 1e6,
-                        full[2] / 1e6, full[8] / 1e6, full[3] / 1e6, full[5] / 1e6, full[6] / 1e6, full[7],
-                        full[4] / 1e6, (full[1] - full[2] - full[3]) / 1e6, full[9], full[10] / 1e6);
+                                + " GC in it %.1f; after the ACK: %d deletes in %.1f ms%n", r, full[0] / 1e6,
+                        full[1] / 1e6, full[2] / 1e6, full[8] / 1e6, full[3] / 1e6, full[5] / 1e6, full[6] / 1e6,
+                        full[7], full[4] / 1e6, (full[1] - full[2] - full[3]) / 1e6, full[11] / 1e6, full[9],
+                        full[10] / 1e6);
             }
             // 1b. One pod moves to the next service (2 service ports of the service it leaves, 2 of the one it
             // joins): what a single endpoint change costs once the mesh is in place.
@@ -232,7 +234,10 @@ final class AgentBenchmark {
         out.printf("agent side (mocket_agent_apply_seconds: response received whole to ACK sent): median %.1f ms,"
                 + " p90 %.1f ms, min %.1f ms%n", pct(warm, 1, 50) / 1e6, pct(warm, 1, 90) / 1e6, pct(warm, 1, 0) / 1e6);
         out.printf("agent CPU (decode thread + reconciler thread, not inflated by other load; GC pauses excluded):"
-                + " median %.1f ms%n", pct(warm.stream().map(r -> new long[]{r[8] + r[4]}).toList(), 0, 50) / 1e6);
+                + " median %.1f ms; GC pauses from arrival to ACK: median %.1f ms, max %.1f ms; CPU + GC: median"
+                + " %.1f ms%n", pct(warm.stream().map(r -> new long[]{r[8] + r[4]}).toList(), 0, 50) / 1e6,
+                pct(warm, 11, 50) / 1e6, pct(warm, 11, 100) / 1e6,
+                pct(warm.stream().map(r -> new long[]{r[8] + r[4] + r[11]}).toList(), 0, 50) / 1e6);
         out.printf("  of which parse + checks + NodeState.apply: median %.1f ms wall, %.1f ms CPU; reconcile pass:"
                 + " median %.1f ms wall, %.1f ms CPU (desired state %.1f ms, plan %.1f ms, the rest map writes); the"
                 + " rest (hand-over, ACK): median %.1f ms%n", pct(warm, 2, 50) / 1e6, pct(warm, 8, 50) / 1e6,
@@ -254,7 +259,7 @@ final class AgentBenchmark {
     /**
      * Commits {@code workloads}, waits for the agent's ACK as the control plane records it, then for the agent's
      * metrics of that response. Returns {commit-to-ACK, agent total, decode, pass wall, pass CPU, desired, plan,
-     * pass writes, decode CPU} in nanoseconds (writes as a count).
+     * pass writes, decode CPU, GC} in nanoseconds (writes as a count).
      */
     private static long[] change(HttpClient http, int port, ControlPlane cp, Process agent, List<Workload> workloads)
             throws Exception {
@@ -295,7 +300,9 @@ final class AgentBenchmark {
                 nanos.applyAsLong("mocket_agent_last_reconcile_seconds{part=\"plan\"}"),
                 Math.round(read.get("mocket_agent_last_reconcile_writes")),
                 Math.round(read.getOrDefault("mocket_agent_last_apply_seconds{" + ADDRESS_LABEL
-                        + ",part=\"decode_cpu\"}", 0.0) * 1e9)};
+                        + ",part=\"decode_cpu\"}", 0.0) * 1e9),
+                Math.round(read.getOrDefault("mocket_agent_last_apply_seconds{" + ADDRESS_LABEL
+                        + ",part=\"gc\"}", 0.0) * 1e9)};
     }
 
     /** Every sample of the agent's /metrics, by its name and labels as written. */
