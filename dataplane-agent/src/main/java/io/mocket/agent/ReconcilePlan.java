@@ -199,7 +199,10 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
                 for (DesiredState.Member m : prio) {
                     int backendId = backendIds.assign(m.address(), busyBackendIds);
                     BackendValue value = new BackendValue(m.address(), healthy.test(m.address()));
-                    BackendValue known = plannedBackends.getOrDefault(backendId, kernel.backends.get(backendId));
+                    BackendValue known = plannedBackends.get(backendId);
+                    if (known == null) {
+                        known = kernel.backends.get(backendId);
+                    }
                     if (!value.equals(known)) {
                         newBackends.put(backendId, value);
                     }

@@ -31,6 +31,8 @@ final class ResourceDecoder {
     private final int maxResourceBytes;
     /** Shares the repeated strings and lists of the records this decoder makes. */
     private final Interner pool = new Interner();
+    /** Locality encodings already decoded, to their interned message. */
+    private final Map<ByteString, io.mocket.api.istio.workload.Locality> localities = new java.util.HashMap<>();
 
     ResourceDecoder(int maxResourceBytes) {
         if (maxResourceBytes <= 0) {
@@ -60,7 +62,7 @@ final class ResourceDecoder {
         String version = resource.getVersion();
         return switch (kind) {
             case ADDRESS -> {
-                KnownWorkload read = WorkloadReader.read(name, version, bytes, pool);
+                KnownWorkload read = WorkloadReader.read(name, version, bytes, pool, localities);
                 if (read != null) {
                     yield new NodeState.Entry<>(name, version, read);
                 }

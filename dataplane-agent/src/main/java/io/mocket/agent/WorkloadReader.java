@@ -43,6 +43,8 @@ final class WorkloadReader {
     private static final int SERVICES = 22;
     private static final int LOCALITY = 24;
     private static final int UNHEALTHY = 1;
+    /** Locality encodings remembered by a decoder (a mesh has a few; the cache starts over beyond this). */
+    static final int LOCALITIES_KEPT = 1024;
 
     private WorkloadReader() {
     }
@@ -57,8 +59,8 @@ final class WorkloadReader {
      *
      * @throws InvalidResourceException the workload breaks one of {@link ResourceDecoder}'s checks
      */
-    static KnownWorkload read(String name, String version, ByteString payload, Interner pool)
-            throws InvalidResourceException {
+    static KnownWorkload read(String name, String version, ByteString payload, Interner pool,
+                              Map<ByteString, Locality> localities) throws InvalidResourceException {
         try {
             CodedInputStream in = payload.newCodedInput();
             ByteString workload = null;
@@ -72,13 +74,14 @@ final class WorkloadReader {
                     in.skipField(tag);
                 }
             }
-            return workload == null ? null : workload(name, version, workload.newCodedInput(), pool);
+            return workload == null ? null : workload(name, version, workload.newCodedInput(), pool, localities);
         } catch (IOException e) {
             return null; // malformed: the generated parser reports it as it always did
         }
     }
 
-    private static KnownWorkload workload(String name, String version, CodedInputStream in, Interner pool)
+    private static KnownWorkload workload(String name, String version, CodedInputStream in, Interner pool,
+                                          Map<ByteString, Locality> localities)
             throws IOException, InvalidResourceException {
         String uid = "";
         String wName = "";
@@ -125,9 +128,18 @@ final class WorkloadReader {
                     if (!delimited || locality != null) {
                         return null; // sent twice: merged field by field
                     }
-                    locality = locality(in.readBytes().newCodedInput(), pool);
+                    // Most workloads share a few localities: look the bytes up before decoding them.
+                    ByteString raw = in.readBytes();
+                    locality = localities.get(raw);
                     if (locality == null) {
-                        return null;
+                        locality = locality(raw.newCodedInput(), pool);
+                        if (locality == null) {
+                            return null;
+                        }
+                        if (localities.size() >= LOCALITIES_KEPT) {
+                            localities.clear();
+                        }
+                        localities.put(raw, locality);
                     }
                 }
                 case SERVICES -> {

@@ -45,7 +45,7 @@ class WorkloadReaderTest {
     }
 
     private static KnownWorkload read(ByteString payload) throws InvalidResourceException {
-        return WorkloadReader.read(NAME, "v1", payload, new Interner());
+        return WorkloadReader.read(NAME, "v1", payload, new Interner(), new java.util.HashMap<>());
     }
 
     private static Workload full() {
@@ -74,6 +74,21 @@ class WorkloadReaderTest {
             assertNotNull(direct, w.toString());
             assertEquals(reference(payload), direct);
         }
+    }
+
+    @Test
+    void localitiesSeenBeforeAreTakenFromTheDecodersCache() throws Exception {
+        Interner pool = new Interner();
+        java.util.Map<ByteString, Locality> localities = new java.util.HashMap<>();
+        KnownWorkload z1 = WorkloadReader.read(NAME, "v1", address(pod("default", "a", "n", "r1/z1",
+                List.of("10.0.0.1")).build()), pool, localities);
+        KnownWorkload z1Again = WorkloadReader.read(NAME, "v1", address(pod("default", "b", "n", "r1/z1",
+                List.of("10.0.0.2")).build()), pool, localities);
+        KnownWorkload z2 = WorkloadReader.read(NAME, "v1", address(pod("default", "c", "n", "r1/z2",
+                List.of("10.0.0.3")).build()), pool, localities);
+        assertTrue(z1.locality() == z1Again.locality(), "the same interned message");
+        assertEquals("z2", z2.locality().getZone());
+        assertEquals(2, localities.size());
     }
 
     @Test
