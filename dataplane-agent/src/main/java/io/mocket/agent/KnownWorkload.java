@@ -43,6 +43,21 @@ public record KnownWorkload(String uid, String version, String name, String name
     public record KnownPort(int port, int targetPort) {
     }
 
+    /**
+     * This workload holding {@code held}'s instances of the fields that are equal (the uid, the name, the
+     * addresses, the port map): a push that re-sends a workload then adds only what changed to the heap that
+     * outlives it (the old generation, with the shipped small young generation).
+     */
+    KnownWorkload sharing(KnownWorkload held) {
+        if (held == null) {
+            return this;
+        }
+        return new KnownWorkload(held.uid, version, name.equals(held.name) ? held.name : name, namespace,
+                addresses.equals(held.addresses) ? held.addresses : addresses, node, network, clusterId, healthy,
+                locality, services.equals(held.services) ? held.services : services, workloadName, canonicalName,
+                serviceAccount, trustDomain);
+    }
+
     // Written out: the generated record methods go through method handles, which the agent's C1-only JIT does not
     // inline, and a full push compares every workload with the one held.
     @Override

@@ -342,7 +342,7 @@ public final class NodeState {
     private static void upsertWorkload(Write w, KnownWorkload held, KnownWorkload incoming) {
         if (!incoming.equals(held)) {
             w.removeService(incoming.uid());
-            w.putWorkload(held, incoming);
+            w.putWorkload(held, incoming.sharing(held));
         }
     }
 
