@@ -2,16 +2,19 @@ package io.mocket.agent;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
-import io.envoyproxy.envoy.config.core.v3.Node;
-import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
-import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
-import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
-import io.envoyproxy.envoy.service.discovery.v3.Resource;
+import io.mocket.api.xds.DeltaDiscoveryRequest;
+import io.mocket.api.xds.DeltaDiscoveryResponse;
+import io.mocket.api.xds.Node;
+import io.mocket.api.xds.Resource;
+import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
 import java.time.Duration;
 import java.time.Instant;
@@ -50,6 +53,19 @@ import java.util.stream.Collectors;
  */
 public final class XdsClient implements AutoCloseable {
     private static final System.Logger log = System.getLogger(XdsClient.class.getName());
+
+    /**
+     * Envoy's delta ADS method, called with the agent's own copies of its messages ({@code mocket/xds/v1/delta.proto},
+     * the same on the wire), so the agent does not load the Envoy API.
+     */
+    static final MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> DELTA_ADS =
+            MethodDescriptor.<DeltaDiscoveryRequest, DeltaDiscoveryResponse>newBuilder()
+                    .setType(MethodDescriptor.MethodType.BIDI_STREAMING)
+                    .setFullMethodName(MethodDescriptor.generateFullMethodName(
+                            "envoy.service.discovery.v3.AggregatedDiscoveryService", "DeltaAggregatedResources"))
+                    .setRequestMarshaller(ProtoUtils.marshaller(DeltaDiscoveryRequest.getDefaultInstance()))
+                    .setResponseMarshaller(ProtoUtils.marshaller(DeltaDiscoveryResponse.getDefaultInstance()))
+                    .build();
     private static final int INVALID_ARGUMENT = Status.Code.INVALID_ARGUMENT.value();
     static final int EXCHANGES_KEPT = 64;
 
@@ -218,7 +234,7 @@ public final class XdsClient implements AutoCloseable {
         metrics.xdsStreamOpened();
         log.log(System.Logger.Level.INFO, "xDS stream {0} to {1} as {2}", stream.id, settings.target(),
                 settings.node().getId());
-        AggregatedDiscoveryServiceGrpc.newStub(channel).deltaAggregatedResources(stream);
+        ClientCalls.asyncBidiStreamingCall(channel.newCall(DELTA_ADS, CallOptions.DEFAULT), stream);
         NodeState.Snapshot held = state.snapshot();
         for (ResourceKind kind : ResourceKind.values()) {
             Map<String, String> versions = held.versions(kind);
@@ -242,7 +258,7 @@ public final class XdsClient implements AutoCloseable {
             stream.send(DeltaDiscoveryRequest.newBuilder()
                     .setTypeUrl(response.getTypeUrl())
                     .setResponseNonce(response.getNonce())
-                    .setErrorDetail(com.google.rpc.Status.newBuilder().setCode(INVALID_ARGUMENT)
+                    .setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(INVALID_ARGUMENT)
                             .setMessage("the agent did not subscribe to " + response.getTypeUrl()))
                     .build());
             return;
@@ -309,7 +325,7 @@ public final class XdsClient implements AutoCloseable {
                     + byProblem.entrySet().stream()
                     .map(e -> String.join(", ", e.getValue()) + ": " + e.getKey())
                     .collect(Collectors.joining("; "));
-            req.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(INVALID_ARGUMENT).setMessage(nack));
+            req.setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(INVALID_ARGUMENT).setMessage(nack));
             metrics.xdsNack(kind);
             log.log(System.Logger.Level.WARNING, "NACK {0} nonce {1}: {2}", kind.typeUrl(), response.nonce(), nack);
         }
@@ -428,7 +444,7 @@ public final class XdsClient implements AutoCloseable {
                 send(DeltaDiscoveryRequest.newBuilder()
                         .setTypeUrl(response.getTypeUrl())
                         .setResponseNonce(response.getNonce())
-                        .setErrorDetail(com.google.rpc.Status.newBuilder().setCode(Status.Code.INTERNAL.value())
+                        .setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(Status.Code.INTERNAL.value())
                                 .setMessage("the agent failed to apply the response: " + e))
                         .build());
             }
