@@ -4,8 +4,10 @@
 # Usage: scripts/bench-agent.sh [rounds]   (prints a Markdown report on stdout, progress on stderr)
 # AGENT_JVM_FLAGS: measure the agent process with these JVM flags instead of the shipped ones.
 # AGENT_MEMORY_VARIANTS: memory only: flag sets separated by '|' ("shipped" names the shipped set), measured
-#   in turn for [rounds] rounds, e.g. AGENT_MEMORY_VARIANTS="shipped|shipped -Xmx48m" scripts/bench-agent.sh 2
+#   in turn for [rounds] rounds, e.g. AGENT_MEMORY_VARIANTS="shipped|shipped -Xmx48m" scripts/bench-agent.sh 2;
+#   a word NAME=value in a set goes to the agent's environment (e.g. "shipped MALLOC_ARENA_MAX=2")
 # AGENT_APPLY_ONLY=1: measurement 1 (10,000 endpoint changes) only.
+# AGENT_JAR: run this agent jar (with its lib/ beside it) instead of the one just built, e.g. another build's.
 # BENCH_JAVA_OPTS: extra flags for the benchmark JVM (the control plane; the agents are separate processes: add
 #   flags for them to AGENT_JVM_FLAGS, e.g. "shipped -XX:StartFlightRecording=filename=x.jfr" to profile one).
 set -euo pipefail
@@ -20,9 +22,10 @@ trap 'rm -rf "$TMP"' EXIT INT TERM
 # Test class path for the benchmark JVM (agent + control plane); runtime class path for the agent process.
 mvn -B -q -o -pl dataplane-agent -am test-compile dependency:build-classpath \
   -Dmdep.outputFile="$TMP/test.cp" -Dmdep.includeScope=test >&2
-mvn -B -q -o -pl dataplane-agent -am compile dependency:build-classpath \
-  -Dmdep.outputFile="$TMP/runtime.cp" -Dmdep.includeScope=runtime >&2
-AGENT_CP="$PWD/dataplane-agent/target/classes:$(cat "$TMP/runtime.cp")"
+# The agent process runs as shipped: the packaged jar, whose manifest puts target/lib/ (its runtime
+# dependencies, nothing else) on the class path.
+mvn -B -q -o -pl dataplane-agent -am package -DskipTests >&2
+AGENT_CP="${AGENT_JAR:-$PWD/dataplane-agent/target/mocket-agent.jar}"
 BENCH_CP="$PWD/dataplane-agent/target/test-classes:$PWD/dataplane-agent/target/classes:$(cat "$TMP/test.cp")"
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"

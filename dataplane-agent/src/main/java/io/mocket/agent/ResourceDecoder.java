@@ -3,7 +3,7 @@ package io.mocket.agent;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
-import io.envoyproxy.envoy.service.discovery.v3.Resource;
+import io.mocket.api.xds.Resource;
 import io.mocket.api.istio.security.Authorization;
 import io.mocket.api.istio.workload.Address;
 import io.mocket.api.istio.workload.NetworkAddress;

@@ -2,17 +2,17 @@ package io.mocket.agent;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
-import io.envoyproxy.envoy.config.core.v3.Node;
-import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
-import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
-import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
-import io.envoyproxy.envoy.service.discovery.v3.Resource;
+import io.mocket.api.xds.DeltaDiscoveryRequest;
+import io.mocket.api.xds.DeltaDiscoveryResponse;
+import io.mocket.api.xds.Node;
+import io.mocket.api.xds.Resource;
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
@@ -54,6 +54,19 @@ import java.util.stream.Collectors;
  */
 public final class XdsClient implements AutoCloseable {
     private static final System.Logger log = System.getLogger(XdsClient.class.getName());
+
+    /**
+     * Envoy's delta ADS method, called with the agent's own copies of its messages ({@code mocket/xds/v1/delta.proto},
+     * the same on the wire), so the agent does not load the Envoy API.
+     */
+    static final MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> DELTA_ADS =
+            MethodDescriptor.<DeltaDiscoveryRequest, DeltaDiscoveryResponse>newBuilder()
+                    .setType(MethodDescriptor.MethodType.BIDI_STREAMING)
+                    .setFullMethodName(MethodDescriptor.generateFullMethodName(
+                            "envoy.service.discovery.v3.AggregatedDiscoveryService", "DeltaAggregatedResources"))
+                    .setRequestMarshaller(ProtoUtils.marshaller(DeltaDiscoveryRequest.getDefaultInstance()))
+                    .setResponseMarshaller(ProtoUtils.marshaller(DeltaDiscoveryResponse.getDefaultInstance()))
+                    .build();
     private static final int INVALID_ARGUMENT = Status.Code.INVALID_ARGUMENT.value();
     private static final java.lang.management.ThreadMXBean THREADS =
             java.lang.management.ManagementFactory.getThreadMXBean();
@@ -188,8 +201,7 @@ public final class XdsClient implements AutoCloseable {
                 // A full push of a large mesh is one message: 11,000 resources are a few MiB.
                 .maxInboundMessageSize(256 << 20)
                 .build();
-        MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> ads =
-                AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod();
+        MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> ads = DELTA_ADS;
         MethodDescriptor.Marshaller<DeltaDiscoveryResponse> parser = ads.getResponseMarshaller();
         // The same method, with the response's arrival noted before its parse (the parse is part of applying it).
         this.method = ads.toBuilder(ads.getRequestMarshaller(), new MethodDescriptor.Marshaller<DeltaDiscoveryResponse>() {
@@ -279,7 +291,7 @@ public final class XdsClient implements AutoCloseable {
             stream.send(DeltaDiscoveryRequest.newBuilder()
                     .setTypeUrl(response.getTypeUrl())
                     .setResponseNonce(response.getNonce())
-                    .setErrorDetail(com.google.rpc.Status.newBuilder().setCode(INVALID_ARGUMENT)
+                    .setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(INVALID_ARGUMENT)
                             .setMessage("the agent did not subscribe to " + response.getTypeUrl()))
                     .build());
             return;
@@ -365,7 +377,7 @@ public final class XdsClient implements AutoCloseable {
                     + byProblem.entrySet().stream()
                     .map(e -> String.join(", ", e.getValue()) + ": " + e.getKey())
                     .collect(Collectors.joining("; "));
-            req.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(INVALID_ARGUMENT).setMessage(nack));
+            req.setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(INVALID_ARGUMENT).setMessage(nack));
             metrics.xdsNack(kind);
             log.log(System.Logger.Level.WARNING, "NACK {0} nonce {1}: {2}", kind.typeUrl(), response.nonce(), nack);
         }
@@ -484,7 +496,7 @@ public final class XdsClient implements AutoCloseable {
                 send(DeltaDiscoveryRequest.newBuilder()
                         .setTypeUrl(response.getTypeUrl())
                         .setResponseNonce(response.getNonce())
-                        .setErrorDetail(com.google.rpc.Status.newBuilder().setCode(Status.Code.INTERNAL.value())
+                        .setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(Status.Code.INTERNAL.value())
                                 .setMessage("the agent failed to apply the response: " + e))
                         .build());
             }

@@ -52,7 +52,7 @@ final class AgentBenchmark {
      * property {@code mocket.bench.agentJvmFlags} (space separated) replaces them, to compare settings.
      */
     static final List<String> SHIPPED_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:+UseCompactObjectHeaders", "-Xms8m",
-            "-Xmx96m", "-Xmn8m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=20", "-XX:-ShrinkHeapInSteps",
+            "-Xmx96m", "-Xmn3m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=10", "-XX:-ShrinkHeapInSteps",
             "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=16m", "-Xss512k", "-XX:MaxMetaspaceSize=64m",
             "-XX:MaxDirectMemorySize=32m", "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow");
@@ -77,7 +77,10 @@ final class AgentBenchmark {
         this.out = out;
     }
 
-    /** Space separated flags; the word {@code shipped} stands for {@link #SHIPPED_JVM_FLAGS}. */
+    /**
+     * Space separated flags; the word {@code shipped} stands for {@link #SHIPPED_JVM_FLAGS}, and a word
+     * {@code NAME=value} (e.g. {@code MALLOC_ARENA_MAX=2}) sets an environment variable of the agent process.
+     */
     private static List<String> flags(String spaced) {
         List<String> out = new ArrayList<>();
         for (String f : spaced.strip().split("\\s+")) {
@@ -546,8 +549,20 @@ final class AgentBenchmark {
         }
     }
 
+    /** Starts a child; words of the form {@code NAME=value} among the flags go to its environment instead. */
     private Process start(List<String> cmd, Path log) throws IOException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        List<String> args = new ArrayList<>();
+        java.util.Map<String, String> env = new java.util.LinkedHashMap<>();
+        for (String a : cmd) {
+            if (a.matches("[A-Z_][A-Z0-9_]*=.*")) {
+                env.put(a.substring(0, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+            } else {
+                args.add(a);
+            }
+        }
+        ProcessBuilder pb = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
         synchronized (children) {
             children.add(p);
         }

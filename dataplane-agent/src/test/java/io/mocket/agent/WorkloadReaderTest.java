@@ -15,7 +15,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UInt32Value;
-import io.envoyproxy.envoy.service.discovery.v3.Resource;
+import io.mocket.api.xds.Resource;
 import io.mocket.api.istio.workload.Address;
 import io.mocket.api.istio.workload.ApplicationTunnel;
 import io.mocket.api.istio.workload.Extension;

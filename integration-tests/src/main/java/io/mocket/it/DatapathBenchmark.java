@@ -47,7 +47,9 @@ import java.util.regex.Pattern;
  * interruption.
  *
  * <p>Usage: {@code DatapathBenchmark [--rounds 5] [--seconds 5] [--threads 2] [--connections 32]
- * [--iperf-rounds 3] [--iperf-seconds 3] [--output BENCHMARKS-datapath.md] [--command "<how it was run>"]}.
+ * [--iperf-rounds 3] [--iperf-seconds 3] [--paths all] [--output BENCHMARKS-datapath.md]
+ * [--command "<how it was run>"]}. {@code --paths direct,mocket} measures only those paths (to profile one path
+ * at a time); the verdicts against the targets need every path.
  */
 public final class DatapathBenchmark {
 
@@ -71,12 +73,13 @@ public final class DatapathBenchmark {
     }
 
     record Options(int rounds, int seconds, int threads, int connections, int iperfRounds, int iperfSeconds,
-                   String server, Path output, String command) {
+                   String server, List<DataPath> paths, Path output, String command) {
 
         static Options parse(String[] args) {
             Map<String, String> values = new java.util.HashMap<>(Map.of("--rounds", "5", "--seconds", "5",
                     "--threads", "2", "--connections", "32", "--iperf-rounds", "3", "--iperf-seconds", "3",
-                    "--server", "java", "--output", "BENCHMARKS-datapath.md", "--command", "DatapathBenchmark"));
+                    "--server", "java", "--paths", "all", "--output", "BENCHMARKS-datapath.md", "--command",
+                    "DatapathBenchmark"));
             for (int i = 0; i + 1 < args.length; i += 2) {
                 if (!values.containsKey(args[i])) {
                     throw new IllegalArgumentException("unknown option " + args[i] + "; options: " + values.keySet());
@@ -86,7 +89,8 @@ public final class DatapathBenchmark {
             Function<String, Integer> number = k -> Integer.parseInt(values.get(k));
             Options o = new Options(number.apply("--rounds"), number.apply("--seconds"), number.apply("--threads"),
                     number.apply("--connections"), number.apply("--iperf-rounds"), number.apply("--iperf-seconds"),
-                    values.get("--server"), Path.of(values.get("--output")), values.get("--command"));
+                    values.get("--server"), paths(values.get("--paths")), Path.of(values.get("--output")),
+                    values.get("--command"));
             if (!Set.of("java", "haproxy").contains(o.server)) {
                 throw new IllegalArgumentException("--server java|haproxy, not " + o.server);
             }
@@ -95,6 +99,25 @@ public final class DatapathBenchmark {
                 throw new IllegalArgumentException("rounds 1..50, seconds 1..120, iperf rounds 0..20, iperf seconds 1..60");
             }
             return o;
+        }
+
+        /** {@code all}, or labels separated by commas ({@code direct,mocket}), kept in the order of {@link DataPath}. */
+        private static List<DataPath> paths(String spec) {
+            if (spec.equals("all")) {
+                return List.of(DataPath.values());
+            }
+            Set<String> wanted = Set.of(spec.split(","));
+            List<DataPath> paths = java.util.Arrays.stream(DataPath.values()).filter(p -> wanted.contains(p.label()))
+                    .toList();
+            if (paths.size() != wanted.size()) {
+                throw new IllegalArgumentException("--paths all or a comma-separated subset of "
+                        + java.util.Arrays.stream(DataPath.values()).map(DataPath::label).toList() + ", not " + spec);
+            }
+            return paths;
+        }
+
+        boolean allPaths() {
+            return paths.size() == DataPath.values().length;
         }
     }
 
@@ -405,7 +428,7 @@ public final class DatapathBenchmark {
         Map<Load, Map<DataPath, List<WrkRun>>> runs = new java.util.LinkedHashMap<>();
         for (int round = 1; round <= options.rounds(); round++) {
             for (Load load : loads()) {
-                for (DataPath path : DataPath.values()) {
+                for (DataPath path : options.paths()) {
                     WrkRun run = wrk(path, options.seconds(), load);
                     runs.computeIfAbsent(load, l -> new EnumMap<>(DataPath.class))
                             .computeIfAbsent(path, p -> new ArrayList<>()).add(run);
@@ -424,7 +447,7 @@ public final class DatapathBenchmark {
      * connections to the service on node-0 and the server's accepts on node-1).
      */
     private void warmUpAndCheck() {
-        for (DataPath path : DataPath.values()) {
+        for (DataPath path : options.paths()) {
             Map<ConnectionKey, ConnectionTotals> clientBefore = clientMaps.connections().entries();
             Map<ConnectionKey, ConnectionTotals> serverBefore = serverMaps.connections().entries();
             WrkRun run = wrk(path, 2, loads().getFirst());
@@ -518,7 +541,7 @@ public final class DatapathBenchmark {
     private Map<DataPath, List<Double>> measureThroughput() {
         Map<DataPath, List<Double>> runs = new EnumMap<>(DataPath.class);
         for (int round = 1; round <= options.iperfRounds(); round++) {
-            for (DataPath path : DataPath.values()) {
+            for (DataPath path : options.paths()) {
                 List<String> target = iperfTarget(path);
                 List<String> command = List.of("iperf3", "-c", target.get(0), "-p", target.get(1), "-t",
                         Integer.toString(options.iperfSeconds()), "-J");
@@ -574,7 +597,7 @@ public final class DatapathBenchmark {
             md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
             double base = median(runs.get(DataPath.DIRECT), WrkRun::requestsPerSecond);
             double baseCpu = median(runs.get(DataPath.DIRECT), WrkRun::cpuMicrosPerRequest);
-            for (DataPath path : DataPath.values()) {
+            for (DataPath path : options.paths()) {
                 List<WrkRun> of = runs.get(path);
                 double rps = median(of, WrkRun::requestsPerSecond);
                 double cpu = median(of, WrkRun::cpuMicrosPerRequest);
@@ -584,33 +607,16 @@ public final class DatapathBenchmark {
                         median(of, WrkRun::p75), median(of, WrkRun::p90), median(of, WrkRun::p99), cpu,
                         cpu / baseCpu, of.stream().mapToLong(WrkRun::errors).sum()));
             }
-            double mocket = median(runs.get(DataPath.MOCKET), WrkRun::requestsPerSecond);
-            double captured = median(runs.get(DataPath.HAPROXY_CAPTURE), WrkRun::requestsPerSecond);
-            double proxy = median(runs.get(DataPath.HAPROXY), WrkRun::requestsPerSecond);
-            double nft = median(runs.get(DataPath.NFTABLES), WrkRun::requestsPerSecond);
-            // The 2 x target is judged against the captured hop: a node proxy sees pod traffic only through
-            // redirection; the directly dialled hop is reported as the floor no node proxy can go below.
-            md.append("\nTargets by req/s: Mocket >= 0.97 x direct: ").append(verdict(mocket / base, 0.97))
-                    .append("; Mocket >= 2 x userspace hop (haproxy-capture): ").append(verdict(mocket / captured, 2.0))
-                    .append(String.format(Locale.ROOT, "; vs. haproxy dialled directly: %.3f x", mocket / proxy))
-                    .append(String.format(Locale.ROOT, "; Mocket vs. nftables DNAT: %.3f x.%n", mocket / nft));
-            // Requests per CPU-second: what a node whose CPUs are the limit could serve over each path.
-            double mocketCpu = median(runs.get(DataPath.MOCKET), WrkRun::cpuMicrosPerRequest);
-            double capturedCpu = median(runs.get(DataPath.HAPROXY_CAPTURE), WrkRun::cpuMicrosPerRequest);
-            double proxyCpu = median(runs.get(DataPath.HAPROXY), WrkRun::cpuMicrosPerRequest);
-            double nftCpu = median(runs.get(DataPath.NFTABLES), WrkRun::cpuMicrosPerRequest);
-            md.append("Targets by requests per CPU-second (1 / CPU us/req): Mocket >= 0.97 x direct: ")
-                    .append(verdict(baseCpu / mocketCpu, 0.97)).append("; Mocket >= 2 x userspace hop (haproxy-capture): ")
-                    .append(verdict(capturedCpu / mocketCpu, 2.0))
-                    .append(String.format(Locale.ROOT, "; vs. haproxy dialled directly: %.3f x", proxyCpu / mocketCpu))
-                    .append(String.format(Locale.ROOT, "; Mocket vs. nftables DNAT: %.3f x.%n%n", nftCpu / mocketCpu));
+            if (options.allPaths()) {
+                targets(md, runs, base, baseCpu);
+            }
 
             md.append("req/s and CPU us/req of every round, in run order:\n\n| path |");
             for (int r = 1; r <= options.rounds(); r++) {
                 md.append(" r").append(r).append(" |");
             }
             md.append("\n| --- |").append(" ---: |".repeat(options.rounds())).append('\n');
-            for (DataPath path : DataPath.values()) {
+            for (DataPath path : options.paths()) {
                 md.append("| ").append(path.label()).append(" |");
                 for (WrkRun run : runs.get(path)) {
                     md.append(String.format(Locale.ROOT, " %.0f / %.1f |", run.requestsPerSecond(),
@@ -625,7 +631,7 @@ public final class DatapathBenchmark {
             md.append("## Throughput (iperf3, one TCP stream, secondary)\n\n");
             md.append("| path | Gbit/s (median) | vs. direct | rounds |\n| --- | ---: | ---: | --- |\n");
             double baseGbps = median(iperf.get(DataPath.DIRECT), d -> d);
-            for (DataPath path : DataPath.values()) {
+            for (DataPath path : options.paths()) {
                 double g = median(iperf.get(path), d -> d);
                 md.append(String.format(Locale.ROOT, "| %s | %.2f | %.3f | %s |%n", path.label(), g, g / baseGbps,
                         iperf.get(path).stream().map(d -> String.format(Locale.ROOT, "%.2f", d)).toList()));
@@ -668,11 +674,39 @@ public final class DatapathBenchmark {
         return md.toString();
     }
 
+    /** The verdicts against the targets; only a run of every path has them. */
+    private static void targets(StringBuilder md, Map<DataPath, List<WrkRun>> runs, double base, double baseCpu) {
+        double mocket = median(runs.get(DataPath.MOCKET), WrkRun::requestsPerSecond);
+        double captured = median(runs.get(DataPath.HAPROXY_CAPTURE), WrkRun::requestsPerSecond);
+        double proxy = median(runs.get(DataPath.HAPROXY), WrkRun::requestsPerSecond);
+        double nft = median(runs.get(DataPath.NFTABLES), WrkRun::requestsPerSecond);
+        // The 2 x target is judged against the captured hop: a node proxy sees pod traffic only through
+        // redirection; the directly dialled hop is reported as the floor no node proxy can go below.
+        md.append("\nTargets by req/s: Mocket >= 0.97 x direct: ").append(verdict(mocket / base, 0.97))
+                .append("; Mocket >= 2 x userspace hop (haproxy-capture): ").append(verdict(mocket / captured, 2.0))
+                .append(String.format(Locale.ROOT, "; vs. haproxy dialled directly: %.3f x", mocket / proxy))
+                .append(String.format(Locale.ROOT, "; Mocket vs. nftables DNAT: %.3f x.%n", mocket / nft));
+        // Requests per CPU-second: what a node whose CPUs are the limit could serve over each path.
+        double mocketCpu = median(runs.get(DataPath.MOCKET), WrkRun::cpuMicrosPerRequest);
+        double capturedCpu = median(runs.get(DataPath.HAPROXY_CAPTURE), WrkRun::cpuMicrosPerRequest);
+        double proxyCpu = median(runs.get(DataPath.HAPROXY), WrkRun::cpuMicrosPerRequest);
+        double nftCpu = median(runs.get(DataPath.NFTABLES), WrkRun::cpuMicrosPerRequest);
+        md.append("Targets by requests per CPU-second (1 / CPU us/req): Mocket >= 0.97 x direct: ")
+                .append(verdict(baseCpu / mocketCpu, 0.97)).append("; Mocket >= 2 x userspace hop (haproxy-capture): ")
+                .append(verdict(capturedCpu / mocketCpu, 2.0))
+                .append(String.format(Locale.ROOT, "; vs. haproxy dialled directly: %.3f x", proxyCpu / mocketCpu))
+                .append(String.format(Locale.ROOT, "; Mocket vs. nftables DNAT: %.3f x.%n%n", nftCpu / mocketCpu));
+    }
+
     private static String verdict(double ratio, double target) {
         return String.format(Locale.ROOT, "%.3f x (%s)", ratio, ratio >= target ? "met" : "NOT met");
     }
 
+    /** The median, or NaN for a path that was not measured. */
     private static <T> double median(List<T> values, java.util.function.ToDoubleFunction<T> f) {
+        if (values == null || values.isEmpty()) {
+            return Double.NaN;
+        }
         double[] sorted = values.stream().mapToDouble(f).sorted().toArray();
         int n = sorted.length;
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
