@@ -6,8 +6,10 @@
 # AGENT_MEMORY_VARIANTS: memory only: flag sets separated by '|' ("shipped" names the shipped set), measured
 #   in turn for [rounds] rounds, e.g. AGENT_MEMORY_VARIANTS="shipped|shipped -Xmx48m" scripts/bench-agent.sh 2;
 #   a word NAME=value in a set goes to the agent's environment (e.g. "shipped MALLOC_ARENA_MAX=2")
+# AGENT_APPLY_ONLY=1: measurement 1 (10,000 endpoint changes) only.
 # AGENT_JAR: run this agent jar (with its lib/ beside it) instead of the one just built, e.g. another build's.
-# BENCH_JAVA_OPTS: extra flags for the benchmark JVM (e.g. -XX:StartFlightRecording=filename=x.jfr to profile).
+# BENCH_JAVA_OPTS: extra flags for the benchmark JVM (the control plane; the agents are separate processes: add
+#   flags for them to AGENT_JVM_FLAGS, e.g. "shipped -XX:StartFlightRecording=filename=x.jfr" to profile one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -32,4 +34,5 @@ echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ), java: $("$JAVA" -version 2>&1 | head
 AGENT_FLAGS_PROP=()
 [ -z "${AGENT_JVM_FLAGS:-}" ] || AGENT_FLAGS_PROP=("-Dmocket.bench.agentJvmFlags=$AGENT_JVM_FLAGS")
 [ -z "${AGENT_MEMORY_VARIANTS:-}" ] || AGENT_FLAGS_PROP+=("-Dmocket.bench.memoryVariants=$AGENT_MEMORY_VARIANTS")
+[ -z "${AGENT_APPLY_ONLY:-}" ] || AGENT_FLAGS_PROP+=("-Dmocket.bench.applyOnly=true")
 "$JAVA" $JVM_FLAGS ${BENCH_JAVA_OPTS:-} "${AGENT_FLAGS_PROP[@]}" -cp "$BENCH_CP" io.mocket.agent.AgentBenchmark "$AGENT_CP" "$ROUNDS"

@@ -30,11 +30,73 @@ public final class AgentMetrics {
     private final Map<String, LongAdder> mapFull = new ConcurrentHashMap<>();
     private final List<Consumer<PrometheusText>> collectors = new CopyOnWriteArrayList<>();
     private final Map<ResourceKind, java.time.Instant> lastResponseAt = new ConcurrentHashMap<>();
+    /** Upper bounds of the apply time histogram, in seconds. */
+    static final double[] APPLY_BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    private final Map<ResourceKind, Applies> applies = new EnumMap<>(ResourceKind.class);
+    private volatile ServiceReconciler.Pass lastPass;
+    private volatile ServiceReconciler.Cleanup lastCleanup;
+
+    /** The apply times of one resource kind: a histogram and the last one with its parts. */
+    private static final class Applies {
+        final long[] buckets = new long[APPLY_BUCKETS.length];
+        long count;
+        double sum;
+        long lastGeneration;
+        double lastSeconds;
+        double lastDecodeSeconds;
+        double lastDecodeCpuSeconds;
+        double lastGcSeconds;
+
+        synchronized void add(long generation, double seconds, double decodeSeconds, double decodeCpuSeconds,
+                              double gcSeconds) {
+            for (int i = 0; i < APPLY_BUCKETS.length; i++) {
+                if (seconds <= APPLY_BUCKETS[i]) {
+                    buckets[i]++;
+                }
+            }
+            count++;
+            sum += seconds;
+            lastGeneration = generation;
+            lastSeconds = seconds;
+            lastDecodeSeconds = decodeSeconds;
+            lastDecodeCpuSeconds = decodeCpuSeconds;
+            lastGcSeconds = gcSeconds;
+        }
+
+        synchronized void write(PrometheusText t, String typeUrl) {
+            for (int i = 0; i < APPLY_BUCKETS.length; i++) {
+                t.sample("mocket_agent_apply_seconds_bucket", labels(typeUrl, "le", Double.toString(APPLY_BUCKETS[i])),
+                        buckets[i]);
+            }
+            t.sample("mocket_agent_apply_seconds_bucket", labels(typeUrl, "le", "+Inf"), count);
+            t.sample("mocket_agent_apply_seconds_sum", Map.of("type_url", typeUrl), sum);
+            t.sample("mocket_agent_apply_seconds_count", Map.of("type_url", typeUrl), count);
+        }
+
+        synchronized void writeLast(PrometheusText t, String typeUrl) {
+            if (count == 0) {
+                return;
+            }
+            t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "total"), lastSeconds);
+            t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "decode"), lastDecodeSeconds);
+            t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "decode_cpu"), lastDecodeCpuSeconds);
+            t.sample("mocket_agent_last_apply_seconds", labels(typeUrl, "part", "gc"), lastGcSeconds);
+            t.sample("mocket_agent_last_apply_generation", Map.of("type_url", typeUrl), lastGeneration);
+        }
+
+        private static Map<String, String> labels(String typeUrl, String name, String value) {
+            Map<String, String> m = new java.util.LinkedHashMap<>();
+            m.put("type_url", typeUrl);
+            m.put(name, value);
+            return m;
+        }
+    }
 
     public AgentMetrics() {
         for (ResourceKind k : ResourceKind.values()) {
             responses.put(k, new LongAdder());
             nacks.put(k, new LongAdder());
+            applies.put(k, new Applies());
         }
     }
 
@@ -63,6 +125,18 @@ public final class AgentMetrics {
         return java.util.Optional.ofNullable(lastResponseAt.get(kind));
     }
 
+    /**
+     * One response answered: {@code seconds} from its arrival (the whole message received, before it is parsed)
+     * to its answer going out, after the data path applied it; of which {@code decodeSeconds} until the store
+     * published it (parse, checks, {@link NodeState#apply}), which took {@code decodeCpuSeconds} of the thread's CPU
+     * time (the collector's pauses in it are not CPU time of that thread); {@code gcSeconds} of collections
+     * (pauses, with the serial collector) from arrival to answer.
+     */
+    void applied(ResourceKind kind, long generation, double seconds, double decodeSeconds, double decodeCpuSeconds,
+                 double gcSeconds) {
+        applies.get(kind).add(generation, seconds, decodeSeconds, decodeCpuSeconds, gcSeconds);
+    }
+
     void xdsNack(ResourceKind kind) {
         nacks.get(kind).increment();
     }
@@ -76,6 +150,15 @@ public final class AgentMetrics {
         reconcileSeconds.add(seconds);
         mapWrites.add(writes);
         failingResources.set(failing);
+    }
+
+    void passed(ServiceReconciler.Pass pass) {
+        lastPass = pass;
+    }
+
+    void cleanedUp(ServiceReconciler.Cleanup cleanup) {
+        mapWrites.add(cleanup.writes());
+        lastCleanup = cleanup;
     }
 
     void reconcileFailed(double seconds) {
@@ -118,6 +201,37 @@ public final class AgentMetrics {
                 .sample("mocket_agent_map_writes_total", mapWrites.sum());
         t.family("mocket_agent_failing_resources", "gauge", "Resources the last reconcile could not apply")
                 .sample("mocket_agent_failing_resources", failingResources.get());
+        t.family("mocket_agent_apply_seconds", "histogram", "xDS responses from arrival (whole message received) to"
+                + " the answer sent, after the data path applied them, by type");
+        applies.forEach((k, a) -> a.write(t, k.typeUrl()));
+        t.family("mocket_agent_last_apply_seconds", "gauge", "The last xDS response of a type: arrival to answer"
+                + " (total), and of that, parse and store update (decode) and the CPU time of its thread in it"
+                + " (decode_cpu), and the garbage collections from arrival to answer (gc)");
+        t.family("mocket_agent_last_apply_generation", "gauge", "The store generation the last response of a type"
+                + " produced");
+        applies.forEach((k, a) -> a.writeLast(t, k.typeUrl()));
+        ServiceReconciler.Pass p = lastPass;
+        if (p != null) {
+            t.family("mocket_agent_last_reconcile_seconds", "gauge", "The last reconcile pass: wall time (wall),"
+                    + " its thread's CPU time (cpu), and of the wall time the desired state (desired) and the plan"
+                    + " (plan); the rest is map writes");
+            t.sample("mocket_agent_last_reconcile_seconds", Map.of("part", "wall"), p.took().toNanos() / 1e9);
+            t.sample("mocket_agent_last_reconcile_seconds", Map.of("part", "cpu"), p.cpu().toNanos() / 1e9);
+            t.sample("mocket_agent_last_reconcile_seconds", Map.of("part", "desired"), p.desiredTook().toNanos() / 1e9);
+            t.sample("mocket_agent_last_reconcile_seconds", Map.of("part", "plan"), p.planTook().toNanos() / 1e9);
+            t.family("mocket_agent_last_reconcile_generation", "gauge", "The store generation of the last pass")
+                    .sample("mocket_agent_last_reconcile_generation", p.generation());
+            t.family("mocket_agent_last_reconcile_writes", "gauge", "Map elements the last pass wrote before its"
+                    + " answer").sample("mocket_agent_last_reconcile_writes", p.writes());
+        }
+        ServiceReconciler.Cleanup cleanup = lastCleanup;
+        if (cleanup != null) {
+            t.family("mocket_agent_last_cleanup_seconds", "gauge", "The deletes after the last answered pass (old"
+                    + " revisions, unreferenced backends): wall time").sample("mocket_agent_last_cleanup_seconds",
+                    cleanup.took().toNanos() / 1e9);
+            t.family("mocket_agent_last_cleanup_writes", "gauge", "Map elements the last cleanup deleted")
+                    .sample("mocket_agent_last_cleanup_writes", cleanup.writes());
+        }
         t.family("mocket_agent_map_full_total", "counter", "Service ports left out because a BPF map was full, by map");
         mapFull.forEach((m, v) -> t.sample("mocket_agent_map_full_total", Map.of("map", m), v.sum()));
         for (Consumer<PrometheusText> c : collectors) {

@@ -88,27 +88,35 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
      * @param healthPolicy which workloads may be backends
      * @param byPriority   backends per priority, index 0 the most local, exactly
      *                     {@link ServiceValue#PRIORITIES} lists, each sorted by address and port
+     * @param key          the stable name the service id is derived from,
+     *                     e.g. "default/web.default.svc.cluster.local:80/v4" (made once: passes sort and look up by it)
      */
     public record ServicePort(String service, String resourceName, int port, Family family, List<FrontendKey> frontends,
-                              LbMode lbMode, HealthPolicy healthPolicy, List<List<Member>> byPriority) {
+                              LbMode lbMode, HealthPolicy healthPolicy, List<List<Member>> byPriority, String key) {
+
+        public ServicePort(String service, String resourceName, int port, Family family, List<FrontendKey> frontends,
+                           LbMode lbMode, HealthPolicy healthPolicy, List<List<Member>> byPriority) {
+            this(service, resourceName, port, family, frontends, lbMode, healthPolicy, byPriority,
+                    service + ":" + port + "/" + family.tag());
+        }
 
         public ServicePort {
+            java.util.Objects.requireNonNull(key, "key");
             frontends = List.copyOf(frontends);
-            byPriority = byPriority.stream().map(List::copyOf).toList();
+            List<List<Member>> lists = new ArrayList<>(byPriority.size());
+            for (List<Member> l : byPriority) {
+                lists.add(List.copyOf(l)); // the same list when it is already an immutable copy
+            }
+            byPriority = List.copyOf(lists);
             if (byPriority.size() != ServiceValue.PRIORITIES) {
                 throw new IllegalArgumentException("byPriority needs " + ServiceValue.PRIORITIES + " lists");
             }
         }
 
-        /** The stable name the service id is derived from, e.g. "default/web.default.svc.cluster.local:80/v4". */
-        public String key() {
-            return service + ":" + port + "/" + family.tag();
-        }
-
         /** This service port with only some of its frontends (the others belong to another service). */
         public ServicePort withFrontends(List<FrontendKey> kept) {
             return kept.equals(frontends) ? this
-                    : new ServicePort(service, resourceName, port, family, kept, lbMode, healthPolicy, byPriority);
+                    : new ServicePort(service, resourceName, port, family, kept, lbMode, healthPolicy, byPriority, key);
         }
 
         /** Every backend of every priority. */
@@ -124,6 +132,9 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
             return out;
         }
     }
+
+    /** Service ports by key (one call per comparison: C1 does not inline a Comparator.comparing chain). */
+    static final Comparator<ServicePort> BY_KEY = (a, b) -> a.key().compareTo(b.key());
 
     private static final Comparator<Member> MEMBER_ORDER = Comparator
             .comparing(Member::address, DesiredState::compareAddresses)
@@ -166,7 +177,7 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
                 }
             }
         }
-        out.sort(Comparator.comparing(ServicePort::key));
+        out.sort(DesiredState.BY_KEY);
         return new DesiredState(out, problems);
     }
 
@@ -224,7 +235,7 @@ public record DesiredState(List<ServicePort> services, Map<String, String> probl
                 out.add(servicePort(svc, port, f.getKey(), f.getValue(), members, topology, locality));
             }
         }
-        out.sort(Comparator.comparing(ServicePort::key));
+        out.sort(DesiredState.BY_KEY);
         return out;
     }
 

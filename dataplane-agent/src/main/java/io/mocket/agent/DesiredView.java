@@ -173,7 +173,7 @@ final class DesiredView {
             }
         }
         oldKeys.removeAll(newKeys);
-        ports.sort(java.util.Comparator.comparing(DesiredState.ServicePort::key));
+        ports.sort(DesiredState.BY_KEY);
         return new Update(Set.copyOf(names), ports, oldKeys, updateProblems, full);
     }
 
@@ -181,7 +181,7 @@ final class DesiredView {
     DesiredState all() {
         List<DesiredState.ServicePort> out = new ArrayList<>();
         portsByService.values().forEach(out::addAll);
-        out.sort(java.util.Comparator.comparing(DesiredState.ServicePort::key));
+        out.sort(DesiredState.BY_KEY);
         return new DesiredState(out, problems);
     }
 

@@ -16,8 +16,10 @@ import java.util.Map;
  * The reconciler's copy of what the load balancer maps hold: read back from the kernel when the agent
  * starts (and after a failed write), then kept in step with every write, so a pass diffs against the
  * kernel without reading every map again. Slots are grouped per service as the programs see them: the
- * live revision's slots by priority. Slots of other revisions (left by an agent killed in the middle of a
- * switch) are orphans the next pass deletes. Mutable; owned by the reconciler thread.
+ * live revision's slots by priority. Slots of other revisions are orphans: the old revisions a pass switched
+ * away from (deleted after its ACK, see {@link ServiceReconciler}) or, read back, those left by an agent that
+ * stopped before deleting them; they are deleted before the next pass plans. Mutable; owned by the reconciler
+ * thread.
  */
 final class KernelView {
 
@@ -29,9 +31,14 @@ final class KernelView {
      */
     final Map<Integer, List<List<EndpointValue>>> slots = new SlotMap();
     /** Backend id to the number of live slots that refer to it. */
-    private final Map<Integer, Integer> references = new HashMap<>();
+    private final IntCounts references = new IntCounts();
     final List<EndpointKey> orphanSlots = new ArrayList<>();
     final Map<Integer, BackendValue> backends = new HashMap<>();
+    /**
+     * Backends no live slot refers to any more, still in the kernel (and in {@link #backends}) because orphan
+     * slots may: deleted after the orphan slots.
+     */
+    final List<Integer> retiredBackends = new ArrayList<>();
     /** Entries in the endpoint map, live and orphaned. */
     int endpointEntries;
 
@@ -68,7 +75,7 @@ final class KernelView {
 
     /** How many live slots refer to a backend id. */
     int references(int backendId) {
-        return references.getOrDefault(backendId, 0);
+        return references.get(backendId);
     }
 
     private void count(List<List<EndpointValue>> lists, int sign) {
@@ -78,10 +85,7 @@ final class KernelView {
         for (List<EndpointValue> list : lists) {
             for (EndpointValue v : list) {
                 if (v != null) {
-                    int n = references.merge(v.backendId(), sign, Integer::sum);
-                    if (n == 0) {
-                        references.remove(v.backendId());
-                    }
+                    references.add(v.backendId(), sign);
                 }
             }
         }
@@ -103,6 +107,11 @@ final class KernelView {
             count(old, -1);
             return old;
         }
+    }
+
+    /** Whether orphan slots or retired backends wait to be deleted. */
+    boolean hasLeftovers() {
+        return !orphanSlots.isEmpty() || !retiredBackends.isEmpty();
     }
 
     int liveSlots(int serviceId) {

@@ -20,18 +20,26 @@ import java.util.List;
  * @param mode        the load balancing mode
  * @param preferences the routing preferences, in order
  * @param allowAll    health policy ALLOW_ALL (else ONLY_HEALTHY)
+ * @param key         "namespace/hostname": the key workloads name the service by (made once and shared with
+ *                    the workloads' keys, so that looking members up by it compares by identity)
  */
 public record KnownService(String name, String version, String namespace, String hostname,
                            List<Vip> addresses, List<KnownWorkload.KnownPort> ports, LoadBalancing.Mode mode,
-                           List<LoadBalancing.Scope> preferences, boolean allowAll) {
+                           List<LoadBalancing.Scope> preferences, boolean allowAll, String key) {
+
+    public KnownService {
+        java.util.Objects.requireNonNull(key, "key");
+    }
+
+    public KnownService(String name, String version, String namespace, String hostname, List<Vip> addresses,
+                        List<KnownWorkload.KnownPort> ports, LoadBalancing.Mode mode,
+                        List<LoadBalancing.Scope> preferences, boolean allowAll) {
+        this(name, version, namespace, hostname, addresses, ports, mode, preferences, allowAll,
+                namespace + "/" + hostname);
+    }
 
     /** A service address on a network. */
     public record Vip(String network, InetAddress address) {
-    }
-
-    /** "namespace/hostname": the key workloads name the service by. */
-    public String key() {
-        return namespace + "/" + hostname;
     }
 
     /** The compact form of a decoded service. */
@@ -44,6 +52,7 @@ public record KnownService(String name, String version, String namespace, String
         return new KnownService(name, version, pool.intern(s.getNamespace()), s.getHostname(),
                 List.copyOf(vips), KnownWorkload.ports(s.getPortsList(), pool), lb.getMode(),
                 pool.intern(List.copyOf(lb.getRoutingPreferenceList())),
-                lb.getHealthPolicy() == LoadBalancing.HealthPolicy.ALLOW_ALL);
+                lb.getHealthPolicy() == LoadBalancing.HealthPolicy.ALLOW_ALL,
+                pool.intern(s.getNamespace() + "/" + s.getHostname()));
     }
 }

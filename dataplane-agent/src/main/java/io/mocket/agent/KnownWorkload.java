@@ -43,6 +43,38 @@ public record KnownWorkload(String uid, String version, String name, String name
     public record KnownPort(int port, int targetPort) {
     }
 
+    /**
+     * This workload holding {@code held}'s instances of the fields that are equal (the uid, the name, the
+     * addresses, the port map): a push that re-sends a workload then adds only what changed to the heap that
+     * outlives it (the old generation, with the shipped small young generation).
+     */
+    KnownWorkload sharing(KnownWorkload held) {
+        if (held == null) {
+            return this;
+        }
+        return new KnownWorkload(held.uid, version, name.equals(held.name) ? held.name : name, namespace,
+                addresses.equals(held.addresses) ? held.addresses : addresses, node, network, clusterId, healthy,
+                locality, services.equals(held.services) ? held.services : services, workloadName, canonicalName,
+                serviceAccount, trustDomain);
+    }
+
+    // Written out: the generated record methods go through method handles, which the agent's C1-only JIT does not
+    // inline, and a full push compares every workload with the one held.
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof KnownWorkload w && healthy == w.healthy && uid.equals(w.uid) && version.equals(w.version)
+                && name.equals(w.name) && namespace.equals(w.namespace) && node.equals(w.node)
+                && network.equals(w.network) && clusterId.equals(w.clusterId) && addresses.equals(w.addresses)
+                && java.util.Objects.equals(locality, w.locality) && services.equals(w.services)
+                && workloadName.equals(w.workloadName) && canonicalName.equals(w.canonicalName)
+                && serviceAccount.equals(w.serviceAccount) && trustDomain.equals(w.trustDomain);
+    }
+
+    @Override
+    public int hashCode() {
+        return uid.hashCode() * 31 + version.hashCode();
+    }
+
     /** Whether a pass of the load balancer could see a difference between the two (version and labels aside). */
     boolean sameForLoadBalancing(KnownWorkload o) {
         return healthy == o.healthy && addresses.equals(o.addresses) && node.equals(o.node)

@@ -36,8 +36,11 @@ import java.util.function.Consumer;
  */
 public final class NodeState {
 
-    /** One resource as held: its xDS name, the version the control plane sent, and the decoded message. */
-    public record Entry<T extends Message>(String name, String version, T value) {
+    /**
+     * One resource as held or sent: its xDS name, the version the control plane sent, and the decoded message (or,
+     * for an Address, its compact record made while decoding).
+     */
+    public record Entry<T>(String name, String version, T value) {
         public Entry {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(version, "version");
@@ -47,7 +50,8 @@ public final class NodeState {
 
     /**
      * The changes of one xDS response of one kind. Address upserts are {@link Workload} or {@link Service}
-     * entries; a removal names a resource of the kind whatever it held.
+     * entries, or their compact {@link KnownWorkload} or {@link KnownService} (whose name and version must be the
+     * entry's); a removal names a resource of the kind whatever it held.
      *
      * @param completesSync true for the first response of the kind on a stream: after it the node holds the
      *                      control plane's full state of that kind
@@ -59,7 +63,8 @@ public final class NodeState {
             removals = List.copyOf(removals);
             for (Entry<?> e : upserts) {
                 boolean fits = switch (kind) {
-                    case ADDRESS -> e.value() instanceof Workload || e.value() instanceof Service;
+                    case ADDRESS -> e.value() instanceof Workload || e.value() instanceof Service
+                            || e.value() instanceof KnownWorkload || e.value() instanceof KnownService;
                     case AUTHORIZATION -> e.value() instanceof Authorization;
                 };
                 if (!fits) {
@@ -277,26 +282,15 @@ public final class NodeState {
             }
             for (Entry<?> e : update.upserts()) {
                 switch (e.value()) {
-                    case Service s -> {
-                        KnownService held = w.service(e.name());
-                        KnownService incoming = KnownService.of(e.name(), e.version(), s, pool);
-                        if (!incoming.equals(held)) {
-                            w.removeWorkload(e.name()); // an address name changed kind: it can only be one of the two
-                            w.services().put(e.name(), incoming);
-                            w.changed = true;
-                            if (held == null || !held.equals(withVersion(incoming, held.version()))) {
-                                w.serviceNames.add(e.name());
-                            }
-                        }
-                    }
+                    case Service s -> upsertService(w, KnownService.of(e.name(), e.version(), s, pool));
+                    case KnownService s -> upsertService(w, s);
                     case Workload wl -> {
                         KnownWorkload held = w.workload(e.name());
-                        KnownWorkload incoming = KnownWorkload.of(e.name(), e.version(), wl, pool);
-                        if (!incoming.equals(held)) {
-                            w.removeService(e.name());
-                            w.putWorkload(held, incoming);
-                        }
+                        // The held uid is the store's key: member sets that share it compare by identity.
+                        upsertWorkload(w, held, KnownWorkload.of(held != null ? held.uid() : e.name(), e.version(),
+                                wl, pool));
                     }
+                    case KnownWorkload wl -> upsertWorkload(w, w.workload(e.name()), wl);
                     case Authorization a -> {
                         Entry<Authorization> held = w.base.authorizations.get(e.name());
                         if (held == null || !held.version().equals(e.version()) || !held.value().equals(a)) {
@@ -333,6 +327,25 @@ public final class NodeState {
         return next.generation;
     }
 
+    private static void upsertService(Write w, KnownService incoming) {
+        KnownService held = w.service(incoming.name());
+        if (!incoming.equals(held)) {
+            w.removeWorkload(incoming.name()); // an address name changed kind: it can only be one of the two
+            w.services().put(incoming.name(), incoming);
+            w.changed = true;
+            if (held == null || !held.equals(withVersion(incoming, held.version()))) {
+                w.serviceNames.add(incoming.name());
+            }
+        }
+    }
+
+    private static void upsertWorkload(Write w, KnownWorkload held, KnownWorkload incoming) {
+        if (!incoming.equals(held)) {
+            w.removeService(incoming.uid());
+            w.putWorkload(held, incoming.sharing(held));
+        }
+    }
+
     private void record(long generation, Changes changes) {
         log.addLast(new Logged(generation, changes));
         logNames += changes.size();
@@ -343,7 +356,7 @@ public final class NodeState {
 
     private static KnownService withVersion(KnownService s, String version) {
         return new KnownService(s.name(), version, s.namespace(), s.hostname(), s.addresses(), s.ports(), s.mode(),
-                s.preferences(), s.allowAll());
+                s.preferences(), s.allowAll(), s.key());
     }
 
     /** One write in progress: copies of the maps it touches, made on first touch, and what it changed. */
@@ -422,7 +435,9 @@ public final class NodeState {
         }
 
         void putWorkload(KnownWorkload held, KnownWorkload incoming) {
-            workloads().put(incoming.uid(), incoming);
+            // The held uid is the map's key: member sets that hold the same instance compare by identity.
+            String uid = held != null ? held.uid() : incoming.uid();
+            workloads().put(uid, incoming);
             changed = true;
             if (held != null && held.sameForLoadBalancing(incoming)) {
                 return; // a new version or new labels only: no service is affected
@@ -431,7 +446,7 @@ public final class NodeState {
                 leave(held);
             }
             for (String key : incoming.services().keySet()) {
-                memberSet(key).add(incoming.uid());
+                memberSet(key).add(uid);
                 serviceKeys.add(key);
             }
             nodes.add(incoming.node());

@@ -94,14 +94,9 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
         return steps.isEmpty();
     }
 
-    /** The name a backend id is derived from: its address. */
-    static String backendName(InetAddress address) {
-        return address.getHostAddress();
-    }
-
     /** A full plan: everything in the kernel that {@code desired} does not hold goes. */
-    static ReconcilePlan compute(DesiredState desired, KernelView kernel, IdTable serviceIds, IdTable backendIds,
-                                 Capacity capacity) {
+    static ReconcilePlan compute(DesiredState desired, KernelView kernel, IdTable<String> serviceIds,
+                                 IdTable<InetAddress> backendIds, Capacity capacity) {
         Map<InetAddress, Boolean> healthy = new HashMap<>();
         for (DesiredState.ServicePort sp : desired.services()) {
             sp.members().forEach(m -> healthy.merge(m.address(), m.healthy(), Boolean::logicalOr));
@@ -122,7 +117,8 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
      */
     static ReconcilePlan compute(List<DesiredState.ServicePort> ports, Collection<String> removedKeys,
                                  Map<String, String> problems, boolean full, Predicate<InetAddress> healthy,
-                                 KernelView kernel, IdTable serviceIds, IdTable backendIds, Capacity capacity) {
+                                 KernelView kernel, IdTable<String> serviceIds, IdTable<InetAddress> backendIds,
+                                 Capacity capacity) {
         Map<String, Map<String, String>> failures = new LinkedHashMap<>();
         problems.forEach((name, problem) -> failures.computeIfAbsent(name, n -> new LinkedHashMap<>())
                 .put(name, problem));
@@ -131,7 +127,7 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
 
         // Ids: the kernel's first, so that a restarted agent reuses them instead of rewriting everything.
         if (full) {
-            kernel.backends.forEach((id, value) -> backendIds.adopt(backendName(value.address()), id));
+            kernel.backends.forEach((id, value) -> backendIds.adopt(value.address(), id));
         }
         for (DesiredState.ServicePort sp : ports) {
             if (serviceIds.idOf(sp.key()).isEmpty()) {
@@ -146,14 +142,17 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
         Set<Integer> pointedAt = new HashSet<>(kernel.frontends.values());
         IntPredicate busyServiceIds = id -> kernel.services.containsKey(id) || pointedAt.contains(id);
         IntPredicate busyBackendIds = kernel.backends::containsKey;
-        Map<DesiredState.ServicePort, Integer> ids = new LinkedHashMap<>();
+        // The id of ports.get(i) is ids[i] (a map keyed by the service port would hash all of its members).
+        int[] ids = new int[ports.size()];
         Map<FrontendKey, Integer> wantedFrontends = new HashMap<>();
-        for (DesiredState.ServicePort sp : ports) {
+        Set<Integer> wantedIds = new HashSet<>();
+        for (int i = 0; i < ids.length; i++) {
+            DesiredState.ServicePort sp = ports.get(i);
             int id = serviceIds.assign(sp.key(), busyServiceIds);
-            ids.put(sp, id);
+            ids[i] = id;
+            wantedIds.add(id);
             sp.frontends().forEach(fk -> wantedFrontends.put(fk, id));
         }
-        Set<Integer> wantedIds = new HashSet<>(ids.values());
         // The service ids this plan may take frontends and services away from.
         Set<Integer> scope = new HashSet<>(wantedIds);
         for (String key : removedKeys) {
@@ -185,22 +184,25 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
         int backends = kernel.backends.size();
 
         // 2. Service ports, each whole or not at all. Backend references change by refDelta.
-        Map<Integer, Integer> refDelta = new HashMap<>();
+        IntCounts refDelta = new IntCounts();
         for (int id : goneServices) {
             addRefs(refDelta, kernel.slots.get(id), -1);
         }
         Map<Integer, BackendValue> plannedBackends = new HashMap<>();
-        for (Map.Entry<DesiredState.ServicePort, Integer> e : ids.entrySet()) {
-            DesiredState.ServicePort sp = e.getKey();
-            int id = e.getValue();
+        for (int i = 0; i < ids.length; i++) {
+            DesiredState.ServicePort sp = ports.get(i);
+            int id = ids[i];
             Map<Integer, BackendValue> newBackends = new LinkedHashMap<>();
             List<List<EndpointValue>> slots = new ArrayList<>(sp.byPriority().size());
             for (List<DesiredState.Member> prio : sp.byPriority()) {
                 List<EndpointValue> list = new ArrayList<>(prio.size());
                 for (DesiredState.Member m : prio) {
-                    int backendId = backendIds.assign(backendName(m.address()), busyBackendIds);
+                    int backendId = backendIds.assign(m.address(), busyBackendIds);
                     BackendValue value = new BackendValue(m.address(), healthy.test(m.address()));
-                    BackendValue known = plannedBackends.getOrDefault(backendId, kernel.backends.get(backendId));
+                    BackendValue known = plannedBackends.get(backendId);
+                    if (known == null) {
+                        known = kernel.backends.get(backendId);
+                    }
                     if (!value.equals(known)) {
                         newBackends.put(backendId, value);
                     }
@@ -224,8 +226,16 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
                     addedBackends++;
                 }
             }
-            int newSlots = replace ? slots.stream().mapToInt(List::size).sum() : 0;
-            int addedFrontends = (int) newFrontends.stream().filter(fk -> !kernel.frontends.containsKey(fk)).count();
+            int newSlots = 0;
+            if (replace) {
+                for (List<EndpointValue> l : slots) {
+                    newSlots += l.size();
+                }
+            }
+            int addedFrontends = 0;
+            for (FrontendKey fk : newFrontends) {
+                addedFrontends += kernel.frontends.containsKey(fk) ? 0 : 1;
+            }
             String fullProblem = null;
             String fullMap = null;
             if (backends + addedBackends > capacity.backends()) {
@@ -272,7 +282,7 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
         List<Integer> goneBackends = new ArrayList<>();
         if (full) {
             for (int id : kernel.backends.keySet()) {
-                if (kernel.references(id) + refDelta.getOrDefault(id, 0) <= 0 && !plannedBackends.containsKey(id)) {
+                if (kernel.references(id) + refDelta.get(id) <= 0 && !plannedBackends.containsKey(id)) {
                     goneBackends.add(id);
                 }
             }
@@ -289,14 +299,14 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
         }
 
         if (full) {
-            Set<String> liveBackendNames = new HashSet<>();
+            Set<InetAddress> liveBackendNames = new HashSet<>();
             Set<Integer> gone = new HashSet<>(goneBackends);
             kernel.backends.forEach((id, v) -> {
                 if (!gone.contains(id)) {
-                    liveBackendNames.add(backendName(v.address()));
+                    liveBackendNames.add(v.address());
                 }
             });
-            plannedBackends.values().forEach(v -> liveBackendNames.add(backendName(v.address())));
+            plannedBackends.values().forEach(v -> liveBackendNames.add(v.address()));
             backendIds.retainOnly(liveBackendNames);
             serviceIds.retainOnly(ports.stream().map(DesiredState.ServicePort::key).toList());
         } else {
@@ -308,14 +318,14 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
         return new ReconcilePlan(List.copyOf(steps), failures, fullMaps);
     }
 
-    private static void addRefs(Map<Integer, Integer> delta, List<List<EndpointValue>> slots, int sign) {
+    private static void addRefs(IntCounts delta, List<List<EndpointValue>> slots, int sign) {
         if (slots == null) {
             return;
         }
         for (List<EndpointValue> list : slots) {
             for (EndpointValue v : list) {
                 if (v != null) {
-                    delta.merge(v.backendId(), sign, Integer::sum);
+                    delta.add(v.backendId(), sign);
                 }
             }
         }

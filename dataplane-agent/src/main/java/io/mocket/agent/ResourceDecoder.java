@@ -17,7 +17,11 @@ import java.util.Map;
  * Turns an xDS {@code Resource} into a {@link NodeState.Entry}, refusing what the agent could not apply:
  * a payload of another type, bytes that do not parse, a resource larger than the limit, addresses that
  * are neither 4 nor 16 bytes, ports out of range, a workload without uid, a service without hostname.
- * Stateless and thread-safe.
+ * Workloads and services come out as the store's compact records ({@link KnownWorkload}, {@link KnownService}):
+ * the decoded message is garbage as soon as the next resource is decoded, instead of living, with all the
+ * others of a large push, until the whole response is in the store (a push of 10,000 workloads then filled the
+ * young generation many times over with messages that all survived). Not thread-safe: one decoder per thread
+ * (the xDS client's callback thread).
  */
 final class ResourceDecoder {
 
@@ -25,6 +29,10 @@ final class ResourceDecoder {
     static final int DEFAULT_MAX_RESOURCE_BYTES = 1 << 20;
 
     private final int maxResourceBytes;
+    /** Shares the repeated strings and lists of the records this decoder makes. */
+    private final Interner pool = new Interner();
+    /** Locality encodings already decoded, to their interned message. */
+    private final Map<ByteString, io.mocket.api.istio.workload.Locality> localities = new java.util.HashMap<>();
 
     ResourceDecoder(int maxResourceBytes) {
         if (maxResourceBytes <= 0) {
@@ -51,11 +59,26 @@ final class ResourceDecoder {
             throw new InvalidResourceException(name, "payload of " + bytes.size() + " bytes exceeds the agent's limit of "
                     + maxResourceBytes + " bytes (raise --max-resource-bytes if this is intended)");
         }
-        Message message = switch (kind) {
-            case ADDRESS -> address(name, parse(name, kind, () -> Address.parseFrom(bytes)));
-            case AUTHORIZATION -> authorization(name, parse(name, kind, () -> Authorization.parseFrom(bytes)));
+        String version = resource.getVersion();
+        return switch (kind) {
+            case ADDRESS -> {
+                KnownWorkload read = WorkloadReader.read(name, version, bytes, pool, localities);
+                if (read != null) {
+                    yield new NodeState.Entry<>(name, version, read);
+                }
+                Address address = parse(name, kind, () -> Address.parseFrom(bytes));
+                yield switch (address.getTypeCase()) {
+                    case WORKLOAD -> new NodeState.Entry<>(name, version,
+                            KnownWorkload.of(name, version, workload(name, address.getWorkload()), pool));
+                    case SERVICE -> new NodeState.Entry<>(name, version,
+                            KnownService.of(name, version, service(name, address.getService()), pool));
+                    case TYPE_NOT_SET -> throw new InvalidResourceException(name,
+                            "Address sets neither workload nor service");
+                };
+            }
+            case AUTHORIZATION -> new NodeState.Entry<>(name, version,
+                    authorization(name, parse(name, kind, () -> Authorization.parseFrom(bytes))));
         };
-        return new NodeState.Entry<>(name, resource.getVersion(), message);
     }
 
     private interface Parser<T> {
@@ -68,14 +91,6 @@ final class ResourceDecoder {
         } catch (InvalidProtocolBufferException e) {
             throw new InvalidResourceException(name, "payload is not a valid " + kind.typeUrl() + ": " + e.getMessage());
         }
-    }
-
-    private static Message address(String name, Address address) throws InvalidResourceException {
-        return switch (address.getTypeCase()) {
-            case WORKLOAD -> workload(name, address.getWorkload());
-            case SERVICE -> service(name, address.getService());
-            case TYPE_NOT_SET -> throw new InvalidResourceException(name, "Address sets neither workload nor service");
-        };
     }
 
     private static Workload workload(String name, Workload w) throws InvalidResourceException {
@@ -124,15 +139,23 @@ final class ResourceDecoder {
     }
 
     private static void checkAddress(String name, String what, ByteString address) throws InvalidResourceException {
-        if (address.size() != 4 && address.size() != 16) {
-            throw new InvalidResourceException(name, what + " has " + address.size()
+        checkAddress(name, what, address.size());
+    }
+
+    static void checkAddress(String name, String what, int size) throws InvalidResourceException {
+        if (size != 4 && size != 16) {
+            throw new InvalidResourceException(name, what + " has " + size
                     + " bytes; an IPv4 address has 4, an IPv6 address 16");
         }
     }
 
     private static void checkPort(String name, String where, Port p) throws InvalidResourceException {
-        if (p.getServicePort() > 0xffff || p.getTargetPort() > 0xffff) {
-            throw new InvalidResourceException(name, where + " port " + p.getServicePort() + "->" + p.getTargetPort()
+        checkPort(name, where, p.getServicePort(), p.getTargetPort());
+    }
+
+    static void checkPort(String name, String where, int servicePort, int targetPort) throws InvalidResourceException {
+        if (servicePort > 0xffff || targetPort > 0xffff) {
+            throw new InvalidResourceException(name, where + " port " + servicePort + "->" + targetPort
                     + " is out of range 0..65535");
         }
     }

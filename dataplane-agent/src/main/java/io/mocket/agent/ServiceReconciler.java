@@ -33,6 +33,13 @@ import java.util.concurrent.CompletionStage;
  * fit is left whole as it was and reported through {@link #applied}, which the xDS client waits on before
  * it ACKs or NACKs a response.
  *
+ * <p>What is only cleanup is done after the answer: a pass switches every changed service to its new revision
+ * (all slots written, then the entry in one update) and completes {@link #applied}, so the xDS client ACKs;
+ * then the old revisions' slots, and backends nothing refers to any more, are deleted. Neither is visible to
+ * a connecting socket (no entry points at those slots, no slot at those backends). Until then they are
+ * tracked in the {@link KernelView} as orphans; whatever is left (a failed delete, a pass that comes first, an
+ * agent stopped in between and read back on restart) is deleted before the next pass plans.
+ *
  * <p>Threading: passes run on one thread of their own (or the caller's, in {@link #reconcileNow}), never
  * two at once; the other methods are safe from any thread.
  */
@@ -71,6 +78,16 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                        Duration planTook, Duration cpu) {
     }
 
+    /**
+     * The deletes done after a pass was answered.
+     *
+     * @param generation the generation of the pass they followed
+     * @param writes     map elements deleted (old revisions' slots, then unreferenced backends)
+     * @param took       wall time
+     */
+    public record Cleanup(long generation, int writes, Duration took) {
+    }
+
     private static final java.lang.management.ThreadMXBean THREADS =
             java.lang.management.ManagementFactory.getThreadMXBean();
 
@@ -79,8 +96,8 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     private final NodeTopology topology;
     private final AgentMetrics metrics;
     private final Settings settings;
-    private final IdTable serviceIds = new IdTable("service");
-    private final IdTable backendIds = new IdTable("backend");
+    private final IdTable<String> serviceIds = IdTable.ofNames("service");
+    private final IdTable<java.net.InetAddress> backendIds = IdTable.ofAddresses("backend");
     private final Object passLock = new Object();
     private final Object signalLock = new Object();
     private final TreeMap<Long, CompletableFuture<Map<String, String>>> waiting = new TreeMap<>();
@@ -91,6 +108,7 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     /** The store generation the desired view and the kernel reflect; -1: recompute everything. */
     private long plannedGeneration = -1;
     private volatile Pass lastPass;
+    private volatile Cleanup lastCleanup;
     private volatile Map<Integer, String> serviceNames = Map.of();
     private long appliedGeneration = -1;
     private boolean dirty;
@@ -134,6 +152,11 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
         return Optional.ofNullable(lastPass);
     }
 
+    /** The last cleanup after a pass, if any. */
+    public Optional<Cleanup> lastCleanup() {
+        return Optional.ofNullable(lastCleanup);
+    }
+
     /** Whether a pass has applied a snapshot that held the full state of every kind. */
     public boolean fullSyncApplied() {
         Pass p = lastPass;
@@ -157,12 +180,64 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
     }
 
     /**
-     * Runs one pass now on the calling thread, whether or not the store is synced (tests, and the loop).
+     * Runs one pass and its cleanup now on the calling thread, whether or not the store is synced (tests); the
+     * pass's writes include the cleanup's.
      *
      * @throws BpfException on a kernel error other than a full map; the view is read again before the next pass
      */
     public Pass reconcileNow() {
+        Pass p = passOnly();
+        int cleaned = cleanUp();
+        return cleaned == 0 ? p : new Pass(p.generation(), p.writes() + cleaned, p.failures(), p.took(), p.synced(),
+                p.full(), p.servicePorts(), p.desiredTook(), p.planTook(), p.cpu());
+    }
+
+    /** One pass without the cleanup after it: the old revisions stay in the kernel as orphans (tests). */
+    Pass passOnly() {
         return pass(state.snapshot());
+    }
+
+    /**
+     * Deletes the orphan slots, then the retired backends, that the last pass left (or a read-back found).
+     * Returns the elements deleted. On a kernel error the view is dropped, so the next pass reads the maps
+     * back and deletes what is left.
+     */
+    int cleanUp() {
+        synchronized (passLock) {
+            if (kernel == null || !kernel.hasLeftovers()) {
+                return 0;
+            }
+            long start = System.nanoTime();
+            int writes;
+            try {
+                writes = deleteLeftovers();
+            } catch (RuntimeException e) {
+                kernel = null;
+                plannedGeneration = -1;
+                desired.invalidate();
+                throw e;
+            }
+            lastCleanup = new Cleanup(plannedGeneration, writes, Duration.ofNanos(System.nanoTime() - start));
+            metrics.cleanedUp(lastCleanup);
+            return writes;
+        }
+    }
+
+    /** Orphan slots first (they may refer to the retired backends), then the retired backends. */
+    private int deleteLeftovers() {
+        int writes = 0;
+        if (!kernel.orphanSlots.isEmpty()) {
+            writes += maps.endpoints().removeAll(kernel.orphanSlots);
+            // Absent keys were deleted by someone else: gone from the kernel either way.
+            kernel.endpointEntries -= kernel.orphanSlots.size();
+            kernel.orphanSlots.clear();
+        }
+        if (!kernel.retiredBackends.isEmpty()) {
+            writes += maps.backends().removeAll(kernel.retiredBackends.stream().map(BackendKey::new).toList());
+            kernel.retiredBackends.forEach(kernel.backends::remove);
+            kernel.retiredBackends.clear();
+        }
+        return writes;
     }
 
     private Pass pass(NodeState.Snapshot snapshot) {
@@ -176,8 +251,12 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
             DesiredView.Update update;
             long desiredDone;
             long planDone;
-            int writes;
+            int writes = 0;
             try {
+                if (kernel.hasLeftovers()) {
+                    // Not cleaned up after the last pass (it failed, or this pass came first), or read back.
+                    writes += deleteLeftovers();
+                }
                 NodeState.Changes changes = state.changesSince(plannedGeneration, snapshot.generation());
                 update = desired.update(snapshot, changes, failuresByService.keySet());
                 desiredDone = System.nanoTime();
@@ -192,7 +271,7 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                 plan.failuresByService().forEach((name, f) -> failuresByService.put(name, new TreeMap<>(f)));
                 plan.fullMaps().forEach(metrics::mapFull);
                 planDone = System.nanoTime();
-                writes = execute(plan);
+                writes += execute(plan);
             } catch (RuntimeException e) {
                 // The kernel is the truth, and the desired view may be half updated: read the maps again and
                 // recompute everything before planning anything else.
@@ -216,6 +295,7 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                     Duration.ofNanos(THREADS.getCurrentThreadCpuTime() - cpuStart));
             lastPass = pass;
             metrics.reconciled(took.toNanos() / 1e9, writes, failures.size());
+            metrics.passed(pass);
             if (writes > 0 || !failures.isEmpty()) {
                 log.log(System.Logger.Level.DEBUG, "reconciled generation {0}: {1} map writes, {2} failing resources",
                         snapshot.generation(), writes, failures.size());
@@ -262,7 +342,8 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                 case ReconcilePlan.RemoveBackends r -> {
                     writes += writeServices(pending);
                     pending.clear();
-                    writes += removeBackends(r);
+                    // Orphan slots may still refer to them: deleted with those, after the answer.
+                    kernel.retiredBackends.addAll(r.backendIds());
                 }
                 case ReconcilePlan.RemoveServices r -> {
                     List<ServiceKey> keys = new ArrayList<>();
@@ -288,18 +369,28 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
 
     /**
      * Writes service ports in groups sized so that the endpoint map holds the old and the new revision of every
-     * service of a group at once: backends, then all new slots, all service entries, all old slots, then the
-     * frontends of the group.
+     * service of a group at once: backends, then all new slots, all service entries, then the frontends of the
+     * group. The old revisions become orphans, deleted after the answer, or here, before a group that would not
+     * fit beside them.
      */
     private int writeServices(List<ReconcilePlan.WriteService> all) {
         int writes = 0;
         int capacity = maps.endpoints().map().maxEntries();
+        long remaining = 0;
+        for (ReconcilePlan.WriteService w : all) {
+            remaining += newSlots(w);
+        }
         int from = 0;
         while (from < all.size()) {
+            if (!kernel.orphanSlots.isEmpty() && kernel.endpointEntries + remaining > capacity) {
+                writes += maps.endpoints().removeAll(kernel.orphanSlots);
+                kernel.endpointEntries -= kernel.orphanSlots.size();
+                kernel.orphanSlots.clear();
+            }
             int to = from;
             long adding = 0;
             while (to < all.size()) {
-                int n = all.get(to).replacesSlots() ? all.get(to).slots().stream().mapToInt(List::size).sum() : 0;
+                int n = newSlots(all.get(to));
                 if (to > from && kernel.endpointEntries + adding + n > capacity) {
                     break;
                 }
@@ -307,9 +398,21 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                 to++;
             }
             writes += writeGroup(all.subList(from, to));
+            remaining -= adding;
             from = to;
         }
         return writes;
+    }
+
+    private static int newSlots(ReconcilePlan.WriteService w) {
+        if (!w.replacesSlots()) {
+            return 0;
+        }
+        int n = 0;
+        for (List<io.mocket.bpf.EndpointValue> l : w.slots()) {
+            n += l.size();
+        }
+        return n;
     }
 
     private int writeGroup(List<ReconcilePlan.WriteService> group) {
@@ -330,17 +433,17 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
         backends.forEach((k, v) -> kernel.backends.put(k.backendId(), v));
         writes += backends.size();
 
-        List<ServiceValue> next = maps.replaceBackends(sets);
+        List<ServiceValue> next = maps.switchBackends(sets);
         for (int i = 0; i < sets.size(); i++) {
             LoadBalancerMaps.BackendSet set = sets.get(i);
-            int oldSlots = kernel.liveSlots(set.serviceId());
+            if (set.current() != null) {
+                kernel.orphanSlots.addAll(LoadBalancerMaps.slotKeys(set.serviceId(), set.current()));
+            }
             int newSlots = next.get(i).totalBackends();
             kernel.services.put(set.serviceId(), next.get(i));
-            List<List<io.mocket.bpf.EndpointValue>> copy = new ArrayList<>(set.byPriority().size());
-            set.byPriority().forEach(l -> copy.add(new ArrayList<>(l)));
-            kernel.slots.put(set.serviceId(), copy);
-            kernel.endpointEntries += newSlots - oldSlots;
-            writes += newSlots + 1 + oldSlots;
+            kernel.slots.put(set.serviceId(), set.byPriority()); // the plan's own lists, never changed after
+            kernel.endpointEntries += newSlots;
+            writes += newSlots + 1;
         }
 
         maps.frontends().putAll(frontends);
@@ -410,9 +513,7 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                 int oldSlots = kernel.liveSlots(w.serviceId());
                 int newSlots = next.totalBackends();
                 kernel.services.put(w.serviceId(), next);
-                List<List<io.mocket.bpf.EndpointValue>> copy = new ArrayList<>();
-                w.slots().forEach(l -> copy.add(new ArrayList<>(l)));
-                kernel.slots.put(w.serviceId(), copy);
+                kernel.slots.put(w.serviceId(), w.slots());
                 kernel.endpointEntries += newSlots - oldSlots;
                 writes += newSlots + 1 + oldSlots;
             }
@@ -515,6 +616,12 @@ public final class ServiceReconciler implements XdsClient.DataPath, AutoCloseabl
                 complete(pass.generation(), pass.failures(), null);
                 retryAt = pass.failures().isEmpty() ? 0 : System.nanoTime() + settings.retry().toNanos();
                 backoff = Duration.ofMillis(500);
+                try {
+                    cleanUp(); // answered: now the deletes no connecting socket can see
+                } catch (RuntimeException e) {
+                    log.log(System.Logger.Level.WARNING, "deleting the old revisions after generation "
+                            + pass.generation() + " failed; the next pass reads the maps back and deletes them", e);
+                }
             } catch (RuntimeException e) {
                 log.log(System.Logger.Level.ERROR, "reconcile of generation " + snapshot.generation()
                         + " failed; retrying in " + backoff.toMillis() + " ms", e);

@@ -16,6 +16,7 @@ import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
+import java.io.InputStream;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -67,6 +68,8 @@ public final class XdsClient implements AutoCloseable {
                     .setResponseMarshaller(ProtoUtils.marshaller(DeltaDiscoveryResponse.getDefaultInstance()))
                     .build();
     private static final int INVALID_ARGUMENT = Status.Code.INVALID_ARGUMENT.value();
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
     static final int EXCHANGES_KEPT = 64;
 
     /** What a response's answer waits for: the data path applying the store's generation. */
@@ -165,6 +168,16 @@ public final class XdsClient implements AutoCloseable {
     private final ManagedChannel channel;
     private final ExecutorService callbacks;
     private final ScheduledExecutorService timer;
+    private final MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> method;
+    /**
+     * {@link System#nanoTime()} when the last response, received whole, started to be parsed: its arrival. Set and
+     * read on the callback thread (gRPC parses a message on the executor that then hands it to the stream).
+     */
+    private long parseStartedNanos;
+    /** The callback thread's CPU time at that moment. */
+    private long parseStartedCpuNanos;
+    /** The collectors' accumulated pause time at that moment. */
+    private long parseStartedGcMillis;
     private final ArrayDeque<Exchange> exchanges = new ArrayDeque<>();
     private volatile IntConsumer answered = resources -> { };
     private Stream current;
@@ -188,6 +201,23 @@ public final class XdsClient implements AutoCloseable {
                 // A full push of a large mesh is one message: 11,000 resources are a few MiB.
                 .maxInboundMessageSize(256 << 20)
                 .build();
+        MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> ads = DELTA_ADS;
+        MethodDescriptor.Marshaller<DeltaDiscoveryResponse> parser = ads.getResponseMarshaller();
+        // The same method, with the response's arrival noted before its parse (the parse is part of applying it).
+        this.method = ads.toBuilder(ads.getRequestMarshaller(), new MethodDescriptor.Marshaller<DeltaDiscoveryResponse>() {
+            @Override
+            public InputStream stream(DeltaDiscoveryResponse value) {
+                return parser.stream(value);
+            }
+
+            @Override
+            public DeltaDiscoveryResponse parse(InputStream stream) {
+                parseStartedNanos = System.nanoTime();
+                parseStartedCpuNanos = THREADS.getCurrentThreadCpuTime();
+                parseStartedGcMillis = gcMillis();
+                return parser.parse(stream);
+            }
+        }).build();
     }
 
     /** Opens the first stream; later ones open by themselves until {@link #close()}. */
@@ -234,7 +264,7 @@ public final class XdsClient implements AutoCloseable {
         metrics.xdsStreamOpened();
         log.log(System.Logger.Level.INFO, "xDS stream {0} to {1} as {2}", stream.id, settings.target(),
                 settings.node().getId());
-        ClientCalls.asyncBidiStreamingCall(channel.newCall(DELTA_ADS, CallOptions.DEFAULT), stream);
+        ClientCalls.asyncBidiStreamingCall(channel.newCall(method, CallOptions.DEFAULT), stream);
         NodeState.Snapshot held = state.snapshot();
         for (ResourceKind kind : ResourceKind.values()) {
             Map<String, String> versions = held.versions(kind);
@@ -250,6 +280,9 @@ public final class XdsClient implements AutoCloseable {
 
     /** Applies one response and arranges its answer. Runs on the callback thread, one response at a time. */
     private void handle(Stream stream, DeltaDiscoveryResponse response) {
+        long arrived = parseStartedNanos;
+        long arrivedCpu = parseStartedCpuNanos;
+        long arrivedGc = parseStartedGcMillis;
         if (!stream.isCurrent()) {
             return;
         }
@@ -282,17 +315,36 @@ public final class XdsClient implements AutoCloseable {
         }
         // The answer waits for the data path; it keeps only the names, not the response with every payload, so
         // a full push's bytes are garbage while the reconciler works on it.
-        Received received = new Received(response.getNonce(), List.copyOf(names), response.getRemovedResourcesList());
+        Received received = new Received(response.getNonce(), List.copyOf(names), response.getRemovedResourcesList(),
+                arrived);
         long generation = state.apply(new NodeState.Update(kind, upserts, received.removed(), first));
+        long decoded = System.nanoTime();
+        double decodeCpu = (THREADS.getCurrentThreadCpuTime() - arrivedCpu) / 1e9;
         CompletionStage<Map<String, String>> applied = dataPath.applied(generation);
         stream.answers = stream.answers.thenCompose(v -> applied.handle((failures, error) -> {
             answer(stream, kind, received, problems, failures, error);
+            metrics.applied(kind, generation, (System.nanoTime() - arrived) / 1e9, (decoded - arrived) / 1e9,
+                    decodeCpu, (gcMillis() - arrivedGc) / 1e3);
             return null;
         }));
     }
 
-    /** What the answer to a response needs of it. */
-    private record Received(String nonce, List<String> names, List<String> removed) {
+    /** The collectors' accumulated time (for the serial collector, pauses of every thread). */
+    private static long gcMillis() {
+        long ms = 0;
+        for (java.lang.management.GarbageCollectorMXBean gc
+                : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            ms += Math.max(0, gc.getCollectionTime());
+        }
+        return ms;
+    }
+
+    /**
+     * What the answer to a response needs of it.
+     *
+     * @param arrivedNanos {@link System#nanoTime()} when the whole response had been received
+     */
+    private record Received(String nonce, List<String> names, List<String> removed, long arrivedNanos) {
         Received {
             removed = List.copyOf(removed);
         }

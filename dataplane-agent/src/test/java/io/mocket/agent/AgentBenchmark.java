@@ -27,7 +27,9 @@ import java.util.concurrent.locks.LockSupport;
  * The agent benchmark (not a test): a synthetic cluster of 10,000 pods and 1,000 services served by the real
  * control plane on loopback, applied by the real agent into pinned maps on a private bpffs, programs attached to
  * a private, empty cgroup2 directory. No traffic. Measures (1) store commit to ACK for 10,000 endpoint changes,
- * (2) resident memory of a separate agent process holding the cluster, (3) restart to ready with existing pins.
+ * with the agent's own share read from its metrics, (2) resident memory of a separate agent process holding the
+ * cluster, (3) restart to ready with existing pins. Every agent is a separate process with the shipped JVM flags
+ * (system property {@code mocket.bench.agentJvmFlags} replaces them); {@code mocket.bench.applyOnly} runs 1 only.
  *
  * <p>Run by {@code scripts/bench-agent.sh}; arguments: {@code <agent runtime class path> [rounds]}. Prints a
  * Markdown table to stdout.
@@ -117,6 +119,8 @@ final class AgentBenchmark {
             out.println("load average at start: " + loadAverage());
             if (!memoryVariants.isEmpty()) {
                 memoryVariants(sandbox, cp);
+            } else if (Boolean.getBoolean("mocket.bench.applyOnly")) {
+                endpointChanges(sandbox, cp);
             } else {
                 endpointChanges(sandbox, cp);
                 residentAndRestart(sandbox, cp);
@@ -170,110 +174,156 @@ final class AgentBenchmark {
 
     // ---- 1. endpoint changes, commit to ACK ----
 
-    private void endpointChanges(KernelSandbox sandbox, ControlPlane cp) {
-        Path pinRoot = sandbox.bpffs.resolve("inproc");
-        String[] args = {"--control-plane", cp.target(), "--node-name", "node-0", "--pin-root", pinRoot.toString(),
-                "--cgroup", sandbox.cgroup.toString(), "--admin-address", "127.0.0.1", "--admin-port", "0"};
-        // {commit-to-ACK, pass, writes, responses, arrival-to-ACK, arrival-to-applied, applied-to-pass, pass-end-to-ACK}
+    /**
+     * 1 and 1b, with the agent as a separate process started with {@link #agentJvmFlags} (the shipped flags: C1
+     * only, SerialGC, the small heap), as on a node. Commit to ACK is timed here (the ACK as the control plane
+     * records it); the agent's own share and its parts are read from its {@code /metrics} after each ACK.
+     */
+    private void endpointChanges(KernelSandbox sandbox, ControlPlane cp) throws Exception {
+        Path logs = Files.createTempDirectory(sandbox.id + "-apply-logs");
+        int adminPort = freePort();
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(agentJvmFlags);
+        cmd.addAll(List.of("-cp", agentClassPath, "io.mocket.agent.Agent", "--control-plane", cp.target(),
+                "--node-name", "node-0", "--pin-root", sandbox.bpffs.resolve("apply").toString(), "--cgroup",
+                sandbox.cgroup.toString(), "--admin-address", "127.0.0.1", "--admin-port",
+                Integer.toString(adminPort)));
+        // {commit-to-ACK, agent total, decode, pass wall, pass CPU, desired, plan, pass writes, decode CPU,
+        //  cleanup writes, cleanup wall, GC during the apply}
         List<long[]> samples = new ArrayList<>();
-        List<long[]> single = new ArrayList<>(); // {commit-to-ACK, pass, writes, service ports, pass CPU}
-        int code = Agent.run(args, Map.of(), System.err, System.err, agent -> {
-            awaitUntil("the in-process agent is ready", () -> agent.notReady().isEmpty());
-            // nanoTime when the store published its last generation (end of decode + NodeState.apply)
-            java.util.concurrent.atomic.AtomicLong appliedAt = new java.util.concurrent.atomic.AtomicLong();
-            agent.state().addListener(snapshot -> appliedAt.set(System.nanoTime()));
+        List<long[]> single = new ArrayList<>(); // {commit-to-ACK, agent total, pass wall, pass CPU, pass writes}
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+            Path log = logs.resolve("agent.log");
+            Process agent = start(cmd, log);
+            awaitReady(http, adminPort, agent, log);
             for (int r = 1; r <= rounds; r++) {
-                List<Workload> moved = workloads(r);
-                XdsClient.Exchange before = last(agent.xds().exchanges());
-                long start = System.nanoTime();
-                cp.commit(moved, Set.of());
-                int[] seen = new int[2]; // resources ACKed, responses
-                awaitUntil("10,000 workload updates are ACKed", () -> {
-                    List<XdsClient.Exchange> ex = agent.xds().exchanges();
-                    int resources = 0;
-                    int responses = 0;
-                    for (int i = ex.size() - 1; i >= 0 && ex.get(i) != before; i--) {
-                        if (!ex.get(i).acked()) {
-                            throw new IllegalStateException("NACK: " + ex.get(i).nack());
-                        }
-                        resources += ex.get(i).resources();
-                        responses++;
-                    }
-                    seen[0] = resources;
-                    seen[1] = responses;
-                    return resources >= PODS;
-                });
-                long took = System.nanoTime() - start;
-                ServiceReconciler.Pass pass = agent.reconciler().lastPass().orElseThrow();
-                // The agent's own share: from the (last) response's arrival, counted before it is decoded, to its
-                // ACK being sent. Instants from the agent, mapped to nanoTime through one pair read now.
-                long nowNanos = System.nanoTime();
-                java.time.Instant nowInstant = java.time.Instant.now();
-                java.util.function.ToLongFunction<java.time.Instant> nanos =
-                        i -> nowNanos - Duration.between(i, nowInstant).toNanos();
-                long arrived = nanos.applyAsLong(agent.metrics().lastResponseAt(ResourceKind.ADDRESS).orElseThrow());
-                long acked = nanos.applyAsLong(last(agent.xds().exchanges()).at());
-                long passStart = agent.reconciler().lastPassStartNanos();
-                long applied = appliedAt.get();
-                long passEnd = passStart + pass.took().toNanos();
-                samples.add(new long[]{took, pass.took().toNanos(), pass.writes(), seen[1], acked - arrived,
-                        applied - arrived, passStart - applied, acked - passEnd, pass.desiredTook().toNanos(),
-                        pass.planTook().toNanos(), pass.cpu().toNanos()});
+                long[] row = change(http, adminPort, cp, agent, workloads(r));
+                sleep(Duration.ofMillis(500)); // the cleanup after the ACK, then read it
+                Map<String, Double> m = metrics(http, adminPort);
+                long[] full = Arrays.copyOf(row, 12);
+                full[11] = row[9];
+                full[9] = (long) (double) m.getOrDefault("mocket_agent_last_cleanup_writes", 0.0);
+                full[10] = (long) (m.getOrDefault("mocket_agent_last_cleanup_seconds", 0.0) * 1e9);
+                samples.add(full);
                 System.err.printf("round %d: commit to ACK %.1f ms; agent: arrival to ACK %.1f ms = decode+apply %.1f"
-                                + " + wait %.1f + pass %.1f (desired %.1f, plan %.1f, %d writes; CPU %.1f) + ACK %.1f; %d responses%n", r,
-                        took / 1e6, (acked - arrived) / 1e6, (applied - arrived) / 1e6, (passStart - applied) / 1e6,
-                        pass.took().toNanos() / 1e6, pass.desiredTook().toNanos() / 1e6,
-                        pass.planTook().toNanos() / 1e6, pass.writes(), pass.cpu().toNanos() / 1e6,
-                        (acked - passEnd) / 1e6, seen[1]);
+                                + " (CPU %.1f) + pass %.1f (desired %.1f, plan %.1f, %d writes; CPU %.1f) + rest %.1f;"
+                                + " GC in it %.1f; after the ACK: %d deletes in %.1f ms%n", r, full[0] / 1e6,
+                        full[1] / 1e6, full[2] / 1e6, full[8] / 1e6, full[3] / 1e6, full[5] / 1e6, full[6] / 1e6,
+                        full[7], full[4] / 1e6, (full[1] - full[2] - full[3]) / 1e6, full[11] / 1e6, full[9],
+                        full[10] / 1e6);
             }
             // 1b. One pod moves to the next service (2 service ports of the service it leaves, 2 of the one it
             // joins): what a single endpoint change costs once the mesh is in place.
             for (int k = 0; k < SINGLE_CHANGES; k++) {
                 int j = 37 * k % PODS;
-                Workload moved = workload(j, rounds + 1 + k);
-                XdsClient.Exchange before = last(agent.xds().exchanges());
-                long start = System.nanoTime();
-                cp.commit(List.of(moved), Set.of());
-                awaitUntil("the pod's update is ACKed", () -> {
-                    XdsClient.Exchange e = last(agent.xds().exchanges());
-                    if (e != before && !e.acked()) {
-                        throw new IllegalStateException("NACK: " + e.nack());
-                    }
-                    return e != before && e.updated().contains(moved.getUid());
-                });
-                long took = System.nanoTime() - start;
-                ServiceReconciler.Pass pass = agent.reconciler().lastPass().orElseThrow();
-                single.add(new long[]{took, pass.took().toNanos(), pass.writes(), pass.servicePorts(),
-                        pass.cpu().toNanos()});
+                long[] row = change(http, adminPort, cp, agent, List.of(workload(j, rounds + 1 + k)));
+                single.add(new long[]{row[0], row[1], row[3], row[4], row[7]});
+                sleep(Duration.ofMillis(50));
             }
-        });
-        if (code != Agent.EXIT_OK) {
-            throw new IllegalStateException("the in-process agent exited " + code);
+            stop(agent);
+        } finally {
+            stopChildren();
+            deleteLogs(logs);
         }
         List<long[]> warm = samples.subList(WARM_UP, samples.size());
         out.println();
         out.println("## 1. 10,000 endpoint changes (every service moved to 10 new backends), store commit to ACK");
+        out.println("agent: a separate process with JVM flags: " + String.join(" ", agentJvmFlags));
         out.printf("rounds: %d after %d warm-up rounds (%s ms)%n", warm.size(), WARM_UP, samples.subList(0, WARM_UP)
                 .stream().map(r -> String.format("%.0f", r[0] / 1e6)).toList());
         out.printf("commit to ACK: median %.1f ms, p90 %.1f ms, p99 %.1f ms (= max below 100 rounds)%n",
                 pct(warm, 0, 50) / 1e6, pct(warm, 0, 90) / 1e6, pct(warm, 0, 99) / 1e6);
-        out.printf("agent side, response arrival to ACK sent: median %.1f ms, p90 %.1f ms, p99 %.1f ms%n",
-                pct(warm, 4, 50) / 1e6, pct(warm, 4, 90) / 1e6, pct(warm, 4, 99) / 1e6);
-        out.printf("  of which decode + NodeState.apply: median %.1f ms; wait before the pass (debounce, hand-over):"
-                + " median %.1f ms; pass end to ACK sent: median %.1f ms%n", pct(warm, 5, 50) / 1e6,
-                pct(warm, 6, 50) / 1e6, pct(warm, 7, 50) / 1e6);
-        out.printf("reconcile pass (desired state + plan + map writes): median %.1f ms, p99 %.1f ms; of which"
-                + " desired state median %.1f ms, plan median %.1f ms%n", pct(warm, 1, 50) / 1e6,
-                pct(warm, 1, 99) / 1e6, pct(warm, 8, 50) / 1e6, pct(warm, 9, 50) / 1e6);
-        out.printf("reconcile pass CPU time (thread user + system, not inflated by other load): median %.1f ms,"
-                + " p99 %.1f ms%n", pct(warm, 10, 50) / 1e6, pct(warm, 10, 99) / 1e6);
-        out.printf("map element writes per pass: median %d; xDS responses per change: median %d%n",
-                pct(warm, 2, 50), pct(warm, 3, 50));
+        out.printf("agent side (mocket_agent_apply_seconds: response received whole to ACK sent): median %.1f ms,"
+                + " p90 %.1f ms, min %.1f ms%n", pct(warm, 1, 50) / 1e6, pct(warm, 1, 90) / 1e6, pct(warm, 1, 0) / 1e6);
+        out.printf("agent CPU (decode thread + reconciler thread, not inflated by other load; GC pauses excluded):"
+                + " median %.1f ms; GC pauses from arrival to ACK: median %.1f ms, max %.1f ms; CPU + GC: median"
+                + " %.1f ms%n", pct(warm.stream().map(r -> new long[]{r[8] + r[4]}).toList(), 0, 50) / 1e6,
+                pct(warm, 11, 50) / 1e6, pct(warm, 11, 100) / 1e6,
+                pct(warm.stream().map(r -> new long[]{r[8] + r[4] + r[11]}).toList(), 0, 50) / 1e6);
+        out.printf("  of which parse + checks + NodeState.apply: median %.1f ms wall, %.1f ms CPU; reconcile pass:"
+                + " median %.1f ms wall, %.1f ms CPU (desired state %.1f ms, plan %.1f ms, the rest map writes); the"
+                + " rest (hand-over, ACK): median %.1f ms%n", pct(warm, 2, 50) / 1e6, pct(warm, 8, 50) / 1e6,
+                pct(warm, 3, 50) / 1e6, pct(warm, 4, 50) / 1e6,
+                pct(warm, 5, 50) / 1e6, pct(warm, 6, 50) / 1e6,
+                pct(warm.stream().map(r -> new long[]{r[1] - r[2] - r[3]}).toList(), 0, 50) / 1e6);
+        out.printf("map element writes before the ACK: median %d; deleted after the ACK: median %d in %.1f ms%n",
+                pct(warm, 7, 50), pct(warm, 9, 50), pct(warm, 10, 50) / 1e6);
         out.println();
         out.printf("## 1b. %d single-pod moves (one workload changes service), store commit to ACK%n", single.size());
-        out.printf("commit to ACK: median %.1f ms, p90 %.1f ms; pass: median %.2f ms (CPU %.2f ms), %d map writes,"
-                        + " %d service ports diffed (median)%n", pct(single, 0, 50) / 1e6, pct(single, 0, 90) / 1e6,
-                pct(single, 1, 50) / 1e6, pct(single, 4, 50) / 1e6, pct(single, 2, 50), pct(single, 3, 50));
+        out.printf("commit to ACK: median %.1f ms, p90 %.1f ms; agent side median %.2f ms; pass: median %.2f ms"
+                        + " (CPU %.2f ms), %d map writes before the ACK (median)%n", pct(single, 0, 50) / 1e6,
+                pct(single, 0, 90) / 1e6, pct(single, 1, 50) / 1e6, pct(single, 2, 50) / 1e6,
+                pct(single, 3, 50) / 1e6, pct(single, 4, 50));
+    }
+
+    private static final String ADDRESS_LABEL = "type_url=\"" + ResourceKind.ADDRESS.typeUrl() + "\"";
+
+    /**
+     * Commits {@code workloads}, waits for the agent's ACK as the control plane records it, then for the agent's
+     * metrics of that response. Returns {commit-to-ACK, agent total, decode, pass wall, pass CPU, desired, plan,
+     * pass writes, decode CPU, GC} in nanoseconds (writes as a count).
+     */
+    private static long[] change(HttpClient http, int port, ControlPlane cp, Process agent, List<Workload> workloads)
+            throws Exception {
+        double appliesBefore = metrics(http, port).getOrDefault("mocket_agent_apply_seconds_count{" + ADDRESS_LABEL
+                + "}", 0.0);
+        long acksBefore = addressAcks(cp);
+        long nacksBefore = addressNacks(cp);
+        long start = System.nanoTime();
+        cp.commit(workloads, Set.of());
+        awaitUntil("the agent ACKs " + workloads.size() + " workload updates", () -> {
+            if (addressNacks(cp) > nacksBefore) {
+                throw new IllegalStateException("the agent NACKed the push");
+            }
+            return addressAcks(cp) > acksBefore;
+        });
+        long took = System.nanoTime() - start;
+        if (!agent.isAlive()) {
+            throw new IllegalStateException("the agent exited " + agent.exitValue());
+        }
+        Map<String, Double> m = metrics(http, port);
+        for (int i = 0; i < 1000 && m.getOrDefault("mocket_agent_apply_seconds_count{" + ADDRESS_LABEL + "}", 0.0)
+                <= appliesBefore; i++) {
+            sleep(Duration.ofMillis(1)); // the agent counts the apply right after sending the ACK
+            m = metrics(http, port);
+        }
+        double generation = m.get("mocket_agent_last_apply_generation{" + ADDRESS_LABEL + "}");
+        if (m.get("mocket_agent_last_reconcile_generation") < generation) {
+            throw new IllegalStateException("the last pass is older than the response it answered");
+        }
+        Map<String, Double> read = m;
+        java.util.function.ToLongFunction<String> nanos = k -> Math.round(read.get(k) * 1e9);
+        return new long[]{took,
+                nanos.applyAsLong("mocket_agent_last_apply_seconds{" + ADDRESS_LABEL + ",part=\"total\"}"),
+                nanos.applyAsLong("mocket_agent_last_apply_seconds{" + ADDRESS_LABEL + ",part=\"decode\"}"),
+                nanos.applyAsLong("mocket_agent_last_reconcile_seconds{part=\"wall\"}"),
+                nanos.applyAsLong("mocket_agent_last_reconcile_seconds{part=\"cpu\"}"),
+                nanos.applyAsLong("mocket_agent_last_reconcile_seconds{part=\"desired\"}"),
+                nanos.applyAsLong("mocket_agent_last_reconcile_seconds{part=\"plan\"}"),
+                Math.round(read.get("mocket_agent_last_reconcile_writes")),
+                Math.round(read.getOrDefault("mocket_agent_last_apply_seconds{" + ADDRESS_LABEL
+                        + ",part=\"decode_cpu\"}", 0.0) * 1e9),
+                Math.round(read.getOrDefault("mocket_agent_last_apply_seconds{" + ADDRESS_LABEL
+                        + ",part=\"gc\"}", 0.0) * 1e9)};
+    }
+
+    /** Every sample of the agent's /metrics, by its name and labels as written. */
+    private static Map<String, Double> metrics(HttpClient http, int port) throws Exception {
+        String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        Map<String, Double> out = new java.util.HashMap<>();
+        for (String l : body.lines().toList()) {
+            if (!l.startsWith("#") && l.lastIndexOf(' ') > 0) {
+                out.put(l.substring(0, l.lastIndexOf(' ')), Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)));
+            }
+        }
+        return out;
+    }
+
+    private static long addressNacks(ControlPlane cp) {
+        return cp.clients().stream().flatMap(c -> c.types().stream())
+                .filter(t -> t.typeUrl().equals(ResourceKind.ADDRESS.typeUrl())).mapToLong(t -> t.nackCount()).sum();
     }
 
     // ---- 2 only, several flag sets side by side ----

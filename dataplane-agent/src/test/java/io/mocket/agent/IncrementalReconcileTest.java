@@ -272,6 +272,99 @@ class IncrementalReconcileTest {
         }
     }
 
+    /** Every slot key of the endpoint map, as "serviceId/revision". */
+    private static long slotsOfRevision(LoadBalancerMaps maps, String service, int revision) {
+        return maps.endpoints().entries().keySet().stream()
+                .filter(k -> k.serviceId() == id(service) && k.revision() == revision).count();
+    }
+
+    @Test
+    void theOldRevisionAndUnreferencedBackendsAreDeletedOnlyAfterThePass() {
+        NodeState state = threeServices();
+        AgentMetrics metrics = new AgentMetrics();
+        try (LoadBalancerMaps maps = maps(Map.of());
+             ServiceReconciler reconciler = new ServiceReconciler(state, maps, NODE_1, metrics, SETTINGS)) {
+            reconciler.reconcileNow();
+            int revA = revision(maps, "a");
+
+            // a-3 joins a. The pass writes the backend, a's 3 new slots and its entry; a serves the new revision
+            // whole, and the old revision's 2 slots are still there (nothing points at them).
+            upsert(state, pod("a-3", "a", "192.0.2.13"));
+            ServiceReconciler.Pass pass = reconciler.passOnly();
+            assertEquals(1 + 3 + 1, pass.writes(), "backend, new slots, entry: the old slots are not deleted yet");
+            assertEquals(revA + 1, revision(maps, "a"));
+            assertEquals(Set.of("192.0.2.11:8080", "192.0.2.12:8080", "192.0.2.13:8080"), backends(maps, "a"));
+            assertEquals(2, slotsOfRevision(maps, "a", revA));
+            double before = mapWrites(metrics);
+            assertEquals(2, reconciler.cleanUp());
+            assertEquals(0, slotsOfRevision(maps, "a", revA));
+            assertEquals(2, mapWrites(metrics) - before, "the deletes are counted as map writes");
+            assertEquals(2, reconciler.lastCleanup().orElseThrow().writes());
+            assertEquals(0, reconciler.cleanUp(), "nothing left");
+
+            // b-2 goes: its backend is referenced by b's old revision only; it goes after that revision's slots.
+            remove(state, Mesh.podName("default", "b-2"));
+            reconciler.passOnly();
+            assertEquals(Set.of("192.0.2.21:8080"), backends(maps, "b"));
+            assertTrue(hasBackend(maps, "192.0.2.22"), "kept while an old slot may refer to it");
+            assertEquals(2 + 1, reconciler.cleanUp(), "b's 2 old slots, then the backend");
+            assertFalse(hasBackend(maps, "192.0.2.22"));
+            assertEquals(3 + 1 + 1, maps.endpoints().entries().size(), "a's 3, b's 1, c's 1 and nothing else");
+        }
+    }
+
+    private static boolean hasBackend(LoadBalancerMaps maps, String address) {
+        return maps.backends().entries().values().stream().anyMatch(v -> v.address().getHostAddress().equals(address));
+    }
+
+    @Test
+    void aPassBeforeTheCleanupDeletesTheLeftoversFirstAndPlansRight() {
+        NodeState state = threeServices();
+        try (LoadBalancerMaps maps = maps(Map.of());
+             ServiceReconciler reconciler = new ServiceReconciler(state, maps, NODE_1, new AgentMetrics(), SETTINGS)) {
+            reconciler.reconcileNow();
+            upsert(state, pod("a-3", "a", "192.0.2.13"));
+            reconciler.passOnly();
+            // Another writer already deleted one of the old slots: a cleanup tolerates it.
+            int revA = revision(maps, "a") - 1;
+            maps.endpoints().remove(new EndpointKey(id("a"), revA, 0, 0));
+            // The next change comes before the cleanup (or the cleanup failed): the pass deletes what is left first.
+            upsert(state, pod("c-2", "c", "192.0.2.32"));
+            ServiceReconciler.Pass next = reconciler.passOnly();
+            assertEquals(1 + (1 + 2 + 1), next.writes(), "a's remaining old slot, then c: backend, 2 slots, entry");
+            assertEquals(0, slotsOfRevision(maps, "a", revA));
+            assertEquals(1, reconciler.cleanUp(), "c's old slot");
+            assertEquals(3 + 2 + 2, maps.endpoints().entries().size());
+            try (ServiceReconciler fresh = new ServiceReconciler(state, maps, NODE_1, new AgentMetrics(), SETTINGS)) {
+                assertEquals(0, fresh.reconcileNow().writes(), "the view stayed exact");
+            }
+        }
+    }
+
+    @Test
+    void anAgentStoppedBeforeItsCleanupLeavesOldRevisionsThatTheNextOneDeletes() {
+        NodeState state = threeServices();
+        try (LoadBalancerMaps maps = maps(Map.of())) {
+            try (ServiceReconciler first = new ServiceReconciler(state, maps, NODE_1, new AgentMetrics(), SETTINGS)) {
+                first.reconcileNow();
+                upsert(state, pod("a-3", "a", "192.0.2.13"));
+                remove(state, Mesh.podName("default", "b-2"));
+                first.passOnly(); // answered, then stopped before deleting: a's 2 and b's 2 old slots, b-2's backend
+            }
+            assertEquals(5 + 4, maps.endpoints().entries().size());
+            AgentMetrics metrics = new AgentMetrics();
+            try (ServiceReconciler again = new ServiceReconciler(state, maps, NODE_1, metrics, SETTINGS)) {
+                ServiceReconciler.Pass adopt = again.reconcileNow();
+                assertTrue(adopt.full());
+                assertEquals(4 + 1, adopt.writes(), "only the leftovers: 4 old slots, then the unreferenced backend");
+                assertEquals(3 + 1 + 1, maps.endpoints().entries().size());
+                assertFalse(hasBackend(maps, "192.0.2.22"));
+                assertEquals(Set.of("192.0.2.11:8080", "192.0.2.12:8080", "192.0.2.13:8080"), backends(maps, "a"));
+                assertEquals(0, again.reconcileNow().writes());
+            }
+        }
+    }
+
     @Test
     void aLoneChangeGoesAtOnceAndABurstRightAfterAPassIsCoalesced() throws Exception {
         NodeState state = threeServices();

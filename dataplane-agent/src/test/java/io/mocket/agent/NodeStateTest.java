@@ -68,4 +68,40 @@ class NodeStateTest {
         assertThrows(IllegalArgumentException.class, () -> address(List.of(new NodeState.Entry<>("y/x", "1", a)),
                 List.of()));
     }
+
+    @Test
+    void aResentWorkloadKeepsTheHeldInstancesOfWhatDidNotChange() {
+        ResourceDecoder decoder = new ResourceDecoder(ResourceDecoder.DEFAULT_MAX_RESOURCE_BYTES);
+        Workload w = member(pod("default", "web-1", "node-1", "r1/z1", List.of("10.0.0.1")), WEB, port(80, 8080))
+                .build();
+        String uid = w.getUid();
+        state.apply(new NodeState.Update(ResourceKind.ADDRESS, List.of(decoded(decoder, uid, "v1", w)), List.of(),
+                true));
+        KnownWorkload first = state.snapshot().workloads().get(uid);
+        // The same workload in another service, with a new version, decoded again (new strings and addresses).
+        Workload moved = member(pod("default", "web-1", "node-1", "r1/z1", List.of("10.0.0.1")),
+                serviceName("default", "api"), port(80, 8080)).build();
+        state.apply(new NodeState.Update(ResourceKind.ADDRESS, List.of(decoded(decoder, uid, "v2", moved)),
+                List.of(), false));
+        KnownWorkload second = state.snapshot().workloads().get(uid);
+        assertEquals("v2", second.version());
+        assertEquals(List.of(serviceName("default", "api")), List.copyOf(second.services().keySet()));
+        assertSame(first.uid(), second.uid());
+        assertSame(first.name(), second.name());
+        assertSame(first.addresses(), second.addresses());
+        assertEquals(List.of(state.snapshot().workloads().get(uid)), state.snapshot().membersOf(
+                serviceName("default", "api")));
+        assertTrue(state.snapshot().membersOf(WEB).isEmpty());
+    }
+
+    private static NodeState.Entry<?> decoded(ResourceDecoder decoder, String name, String version, Workload w) {
+        try {
+            return decoder.decode(ResourceKind.ADDRESS, io.mocket.api.xds.Resource.newBuilder()
+                    .setName(name).setVersion(version).setResource(com.google.protobuf.Any.newBuilder()
+                            .setTypeUrl(ResourceKind.ADDRESS.typeUrl()).setValue(io.mocket.api.istio.workload.Address
+                                    .newBuilder().setWorkload(w).build().toByteString())).build());
+        } catch (InvalidResourceException e) {
+            throw new AssertionError(e);
+        }
+    }
 }

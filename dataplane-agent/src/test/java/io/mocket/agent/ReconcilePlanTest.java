@@ -33,8 +33,8 @@ class ReconcilePlanTest {
     private static final NodeTopology NODE = new NodeTopology("node-1", "", "Kubernetes", Optional.empty());
     private static final ReconcilePlan.Capacity ROOMY = new ReconcilePlan.Capacity(1000, 1000, 1000, 1000);
 
-    private final IdTable serviceIds = new IdTable("service");
-    private final IdTable backendIds = new IdTable("backend");
+    private final IdTable<String> serviceIds = IdTable.ofNames("service");
+    private final IdTable<InetAddress> backendIds = IdTable.ofAddresses("backend");
     private final KernelView kernel = new KernelView();
 
     private static Service web() {
@@ -146,11 +146,11 @@ class ReconcilePlanTest {
     void idsAreTheHashOfTheNameAndARestartedAgentAdoptsThemWithoutWriting() {
         apply(plan(List.of(web(), api()), List.of(webPod(1), apiPod(1)), ROOMY));
         assertEquals(IdTable.fnv1a32(WEB + ":80/v4"), serviceIds.idOf(WEB + ":80/v4").orElseThrow());
-        assertEquals(IdTable.fnv1a32("10.0.0.1"), backendIds.idOf("10.0.0.1").orElseThrow());
+        assertEquals(IdTable.fnv1a32("10.0.0.1"), backendIds.idOf(InetAddress.ofLiteral("10.0.0.1")).orElseThrow());
 
         // A new agent: empty id tables, the kernel as the old one left it.
-        IdTable freshServices = new IdTable("service");
-        IdTable freshBackends = new IdTable("backend");
+        IdTable<String> freshServices = IdTable.ofNames("service");
+        IdTable<InetAddress> freshBackends = IdTable.ofAddresses("backend");
         DesiredState desired = DesiredState.compute(store(List.of(web(), api()), List.of(webPod(1), apiPod(1)))
                 .snapshot(), NODE);
         ReconcilePlan plan = ReconcilePlan.compute(desired, kernel, freshServices, freshBackends, ROOMY);
@@ -162,25 +162,25 @@ class ReconcilePlanTest {
     void aCollidingIdIsAdoptedFromTheKernelAfterARestart() {
         // The kernel serves web:80/v4 under an id that is not its hash (it collided when first written).
         int odd = IdTable.fnv1a32(WEB + ":80/v4") + 7;
-        IdTable seeded = new IdTable("service");
+        IdTable<String> seeded = IdTable.ofNames("service");
         seeded.adopt(WEB + ":80/v4", odd);
         DesiredState desired = DesiredState.compute(store(List.of(web()), List.of(webPod(1))).snapshot(), NODE);
         apply(ReconcilePlan.compute(desired, kernel, seeded, backendIds, ROOMY));
         assertEquals(odd, kernel.frontends.get(new FrontendKey(InetAddress.ofLiteral("10.96.0.10"), 80,
                 io.mocket.bpf.L4Protocol.TCP)));
 
-        IdTable fresh = new IdTable("service");
-        ReconcilePlan plan = ReconcilePlan.compute(desired, kernel, fresh, new IdTable("backend"), ROOMY);
+        IdTable<String> fresh = IdTable.ofNames("service");
+        ReconcilePlan plan = ReconcilePlan.compute(desired, kernel, fresh, IdTable.ofAddresses("backend"), ROOMY);
         assertTrue(plan.isEmpty(), plan.steps().toString());
         assertEquals(odd, fresh.idOf(WEB + ":80/v4").orElseThrow());
     }
 
     @Test
     void assigningNeverReusesAnIdTheKernelStillHolds() {
-        IdTable t = new IdTable("service");
+        IdTable<String> t = IdTable.ofNames("service");
         int hash = IdTable.fnv1a32("x");
         assertEquals(hash + 1, t.assign("x", java.util.Set.of(hash)));
-        assertNotEquals(0, new IdTable("s").assign("y", java.util.Set.of()));
+        assertNotEquals(0, IdTable.ofNames("s").assign("y", java.util.Set.of()));
     }
 
     @Test

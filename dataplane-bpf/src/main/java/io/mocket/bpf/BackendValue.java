@@ -27,4 +27,16 @@ public record BackendValue(InetAddress address, boolean healthy) {
     public BackendValue {
         Objects.requireNonNull(address, "address");
     }
+
+    // Written out: the generated record methods go through method handles, which the agent's C1-only JIT does
+    // not inline, and a reconcile pass hashes and compares tens of thousands of these.
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof BackendValue v && healthy == v.healthy && address.equals(v.address);
+    }
+
+    @Override
+    public int hashCode() {
+        return address.hashCode() * 31 + (healthy ? 1 : 0);
+    }
 }

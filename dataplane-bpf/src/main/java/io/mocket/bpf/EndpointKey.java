@@ -31,4 +31,17 @@ public record EndpointKey(int serviceId, int revision, int priority, int slot) {
             throw new IllegalArgumentException("negative slot: " + slot);
         }
     }
+
+    // Written out: the generated record methods go through method handles, which the agent's C1-only JIT does
+    // not inline, and a reconcile pass hashes and compares tens of thousands of these.
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof EndpointKey k && serviceId == k.serviceId && revision == k.revision
+                && priority == k.priority && slot == k.slot;
+    }
+
+    @Override
+    public int hashCode() {
+        return ((serviceId * 31 + revision) * 31 + priority) * 31 + slot;
+    }
 }

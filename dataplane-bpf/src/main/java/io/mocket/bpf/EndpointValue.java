@@ -32,4 +32,16 @@ public record EndpointValue(int backendId, int port) {
             throw new IllegalArgumentException("target port out of range: " + port);
         }
     }
+
+    // Written out: the generated record methods go through method handles, which the agent's C1-only JIT does
+    // not inline, and a reconcile pass hashes and compares tens of thousands of these.
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof EndpointValue v && backendId == v.backendId && port == v.port;
+    }
+
+    @Override
+    public int hashCode() {
+        return backendId * 31 + port;
+    }
 }

@@ -38,4 +38,16 @@ public record FrontendKey(InetAddress address, int port, L4Protocol protocol) {
             throw new IllegalArgumentException("frontend port out of range: " + port);
         }
     }
+
+    // Written out: the generated record methods go through method handles, which the agent's C1-only JIT does
+    // not inline, and a reconcile pass hashes and compares tens of thousands of these.
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof FrontendKey k && port == k.port && protocol == k.protocol && address.equals(k.address);
+    }
+
+    @Override
+    public int hashCode() {
+        return (address.hashCode() * 31 + port) * 31 + protocol.ordinal();
+    }
 }

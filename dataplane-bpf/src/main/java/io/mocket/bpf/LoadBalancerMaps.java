@@ -173,9 +173,29 @@ public final class LoadBalancerMaps implements AutoCloseable {
      * @return the service entries now in force, in the order of {@code sets}
      */
     public List<ServiceValue> replaceBackends(List<BackendSet> sets) {
+        List<ServiceValue> result = switchBackends(sets);
+        List<EndpointKey> oldSlots = new ArrayList<>();
+        for (BackendSet set : sets) {
+            if (set.current() != null) {
+                oldSlots.addAll(slotKeys(set.serviceId(), set.current()));
+            }
+        }
+        endpoints.removeAll(oldSlots);
+        return result;
+    }
+
+    /**
+     * Steps (1) and (2) of {@link #replaceBackends(List)} without (3): when it returns, every service of
+     * {@code sets} serves its new revision, whole; the slots of the old revisions ({@link #slotKeys} of each
+     * set's {@code current}) are still in the endpoint map for the caller to delete later. No entry points at
+     * them any more, and a program that read an old entry just before its switch still finds its slots, so
+     * deleting them later changes nothing a connecting socket can see; until then they take room in the map.
+     *
+     * @return the service entries now in force, in the order of {@code sets}
+     */
+    public List<ServiceValue> switchBackends(List<BackendSet> sets) {
         Map<EndpointKey, EndpointValue> slots = new LinkedHashMap<>();
         Map<ServiceKey, ServiceValue> entries = new LinkedHashMap<>();
-        List<EndpointKey> oldSlots = new ArrayList<>();
         List<ServiceValue> result = new ArrayList<>(sets.size());
         for (BackendSet set : sets) {
             int revision = set.current() == null ? 1 : set.current().revision() + 1;
@@ -190,14 +210,10 @@ public final class LoadBalancerMaps implements AutoCloseable {
             }
             ServiceValue next = new ServiceValue(revision, counts, set.lbMode(), set.healthPolicy());
             entries.put(new ServiceKey(set.serviceId()), next);
-            if (set.current() != null) {
-                oldSlots.addAll(slotKeys(set.serviceId(), set.current()));
-            }
             result.add(next);
         }
         endpoints.putAll(slots);
         services.putAll(entries);
-        endpoints.removeAll(oldSlots);
         return result;
     }
 

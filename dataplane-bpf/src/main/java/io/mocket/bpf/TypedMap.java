@@ -127,12 +127,14 @@ public final class TypedMap<K, V> {
         }
         try (Arena arena = Arena.ofConfined()) {
             int n = elements.size();
+            // Arena memory starts zeroed: padding is zero without the codecs' fill, one slice per element.
             MemorySegment keys = arena.allocate(keyCodec.layout(), n);
             MemorySegment values = arena.allocate(valueCodec.layout(), n);
             int i = 0;
             for (Map.Entry<K, V> e : elements.entrySet()) {
-                keyCodec.encode(e.getKey(), keys.asSlice(i * keyCodec.byteSize(), keyCodec.byteSize()));
-                valueCodec.encode(e.getValue(), values.asSlice(i * valueCodec.byteSize(), valueCodec.byteSize()));
+                keyCodec.encoder().accept(e.getKey(), keys.asSlice(i * keyCodec.byteSize(), keyCodec.byteSize()));
+                valueCodec.encoder().accept(e.getValue(),
+                        values.asSlice(i * valueCodec.byteSize(), valueCodec.byteSize()));
                 i++;
             }
             map.updateBatch(keys, values, n, BpfMap.UPDATE_ANY, arena);
@@ -151,7 +153,7 @@ public final class TypedMap<K, V> {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment keys = arena.allocate(keyCodec.layout(), list.size());
             for (int i = 0; i < list.size(); i++) {
-                keyCodec.encode(list.get(i), keys.asSlice(i * keyCodec.byteSize(), keyCodec.byteSize()));
+                keyCodec.encoder().accept(list.get(i), keys.asSlice(i * keyCodec.byteSize(), keyCodec.byteSize()));
             }
             int deleted = map.deleteBatch(keys, list.size(), arena);
             if (deleted == list.size()) {
