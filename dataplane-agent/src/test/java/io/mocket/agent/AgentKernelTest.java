@@ -13,18 +13,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.mocket.api.istio.security.Authorization;
 import io.mocket.api.istio.workload.Service;
 import io.mocket.api.istio.workload.Workload;
-import io.mocket.bpf.BackendKey;
-import io.mocket.bpf.BackendValue;
 import io.mocket.bpf.ConnectionKey;
 import io.mocket.bpf.ConnectionTotals;
-import io.mocket.bpf.EndpointKey;
 import io.mocket.bpf.FrontendKey;
 import io.mocket.bpf.FrontendValue;
 import io.mocket.bpf.L4Protocol;
 import io.mocket.bpf.Libbpf;
 import io.mocket.bpf.LoadBalancerMaps;
 import io.mocket.bpf.ServiceKey;
-import io.mocket.bpf.ServiceValue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
@@ -33,7 +29,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,7 +37,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -104,16 +98,7 @@ class AgentKernelTest {
 
     /** The backends of a service's live revision as "address:port", read from the kernel. */
     private static Set<String> backends(LoadBalancerMaps maps, int serviceId) {
-        ServiceValue v = maps.services().get(new ServiceKey(serviceId)).orElseThrow();
-        Set<String> out = new TreeSet<>();
-        for (int prio = 0; prio < ServiceValue.PRIORITIES; prio++) {
-            for (int slot = 0; slot < v.counts().get(prio); slot++) {
-                var ep = maps.endpoints().get(new EndpointKey(serviceId, v.revision(), prio, slot)).orElseThrow();
-                BackendValue b = maps.backends().get(new BackendKey(ep.backendId())).orElseThrow();
-                out.add(b.address().getHostAddress() + ":" + ep.port());
-            }
-        }
-        return out;
+        return MapReads.backends(maps, serviceId);
     }
 
     private static String get(java.net.InetSocketAddress admin, String path) throws Exception {

@@ -11,14 +11,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.Message;
 import io.mocket.api.istio.workload.Service;
 import io.mocket.api.istio.workload.Workload;
-import io.mocket.bpf.BackendKey;
-import io.mocket.bpf.BackendValue;
 import io.mocket.bpf.EndpointKey;
 import io.mocket.bpf.EndpointValue;
 import io.mocket.bpf.Libbpf;
 import io.mocket.bpf.LoadBalancerMaps;
 import io.mocket.bpf.ServiceKey;
-import io.mocket.bpf.ServiceValue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,7 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -118,17 +114,7 @@ class IncrementalReconcileTest {
 
     /** The live backends of a service as "address:port", read from the kernel. */
     private static Set<String> backends(LoadBalancerMaps maps, String service) {
-        ServiceValue v = maps.services().get(new ServiceKey(id(service))).orElseThrow();
-        Set<String> out = new TreeSet<>();
-        for (int prio = 0; prio < ServiceValue.PRIORITIES; prio++) {
-            for (int slot = 0; slot < v.counts().get(prio); slot++) {
-                EndpointValue ep = maps.endpoints().get(new EndpointKey(id(service), v.revision(), prio, slot))
-                        .orElseThrow();
-                BackendValue b = maps.backends().get(new BackendKey(ep.backendId())).orElseThrow();
-                out.add(b.address().getHostAddress() + ":" + ep.port());
-            }
-        }
-        return out;
+        return MapReads.backends(maps, id(service));
     }
 
     @Test
