@@ -18,7 +18,6 @@ import io.mocket.bpf.ConnectionTotals;
 import io.mocket.bpf.FrontendKey;
 import io.mocket.bpf.FrontendValue;
 import io.mocket.bpf.L4Protocol;
-import io.mocket.bpf.Libbpf;
 import io.mocket.bpf.LoadBalancerMaps;
 import io.mocket.bpf.ServiceKey;
 import java.io.ByteArrayOutputStream;
@@ -38,8 +37,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
@@ -48,27 +45,11 @@ import org.junit.jupiter.api.TestInstance;
  * test bpffs, resources from the real control plane. Checks what the maps hold, not traffic.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class AgentKernelTest {
+class AgentKernelTest extends KernelTestBase {
 
     private static final String WEB = serviceName("default", "web");
     private static final String API = serviceName("default", "api");
 
-    private KernelSandbox sandbox;
-    private Libbpf libbpf;
-
-    @BeforeAll
-    void setUp() {
-        sandbox = KernelSandbox.create();
-        libbpf = Libbpf.load();
-    }
-
-    @AfterAll
-    void tearDown() {
-        sandbox.close();
-        assertFalse(Files.exists(sandbox.workDir), "work directory left behind: " + sandbox.workDir);
-        assertFalse(KernelSandbox.runQuietly("grep", sandbox.id, "/proc/self/mountinfo").contains(sandbox.id),
-                "mounts left behind");
-    }
 
     private static Service web() {
         return service("default", "web", List.of("198.51.100.10", "2001:db8:100::10"), port(80, 8080)).build();

@@ -13,10 +13,8 @@ import io.mocket.api.istio.workload.Service;
 import io.mocket.api.istio.workload.Workload;
 import io.mocket.bpf.EndpointKey;
 import io.mocket.bpf.EndpointValue;
-import io.mocket.bpf.Libbpf;
 import io.mocket.bpf.LoadBalancerMaps;
 import io.mocket.bpf.ServiceKey;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,8 +23,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
@@ -36,27 +32,13 @@ import org.junit.jupiter.api.TestInstance;
  * makes it read the maps back and plan the whole node again; a new reconciler on the same pins writes nothing.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class IncrementalReconcileTest {
+class IncrementalReconcileTest extends KernelTestBase {
 
     private static final NodeTopology NODE_1 = new NodeTopology("node-1", "", "Kubernetes", Optional.empty());
     private static final ServiceReconciler.Settings SETTINGS = new ServiceReconciler.Settings(Duration.ofMillis(5),
             Duration.ofMillis(50), Duration.ofSeconds(30));
 
-    private KernelSandbox sandbox;
-    private Libbpf libbpf;
     private int dirs;
-
-    @BeforeAll
-    void setUp() {
-        sandbox = KernelSandbox.create();
-        libbpf = Libbpf.load();
-    }
-
-    @AfterAll
-    void tearDown() {
-        sandbox.close();
-        assertFalse(Files.exists(sandbox.workDir), "work directory left behind: " + sandbox.workDir);
-    }
 
     private LoadBalancerMaps maps(Map<String, Integer> maxEntries) {
         Path pinDir = sandbox.bpffs.resolve("inc-" + (++dirs));

@@ -1,13 +1,11 @@
 package io.mocket.agent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mocket.bpf.BpfMap;
 import io.mocket.bpf.ConnectionKey;
 import io.mocket.bpf.ConnectionTotals;
-import io.mocket.bpf.Libbpf;
 import io.mocket.bpf.TypedMap;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -21,9 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -34,29 +30,15 @@ import org.junit.jupiter.api.TestInstance;
  * Runs against a real per-CPU hash map of the layout sockops writes.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class TcpTelemetryTest {
+class TcpTelemetryTest extends KernelTestBase {
 
     private static final Duration IDLE = Duration.ofSeconds(60);
     private static final String WEB = Mesh.serviceName("default", "web");
 
-    private KernelSandbox sandbox;
-    private Libbpf libbpf;
     private BpfMap map;
     private TypedMap<ConnectionKey, ConnectionTotals> counters;
     private final AtomicLong clock = new AtomicLong(1_000_000_000L);
     private TcpTelemetry telemetry;
-
-    @BeforeAll
-    void setUp() {
-        sandbox = KernelSandbox.create();
-        libbpf = Libbpf.load();
-    }
-
-    @AfterAll
-    void tearDown() {
-        sandbox.close();
-        assertFalse(Files.exists(sandbox.workDir), "work directory left behind: " + sandbox.workDir);
-    }
 
     @BeforeEach
     void newMap() throws Exception {
