@@ -19,12 +19,10 @@ ROUNDS=${1:-15}
 TMP=$(mktemp -d -t mkbench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
-# Test class path for the benchmark JVM (agent + control plane); runtime class path for the agent process.
-mvn -B -q -o -pl dataplane-agent -am test-compile dependency:build-classpath \
+# One build: the test class path for the benchmark JVM (agent + control plane), and the packaged jar the
+# agent process runs as shipped (its manifest puts target/lib/, its runtime dependencies only, on the class path).
+mvn -B -q -o -pl dataplane-agent -am package -DskipTests dependency:build-classpath \
   -Dmdep.outputFile="$TMP/test.cp" -Dmdep.includeScope=test >&2
-# The agent process runs as shipped: the packaged jar, whose manifest puts target/lib/ (its runtime
-# dependencies, nothing else) on the class path.
-mvn -B -q -o -pl dataplane-agent -am package -DskipTests >&2
 AGENT_CP="${AGENT_JAR:-$PWD/dataplane-agent/target/mocket-agent.jar}"
 BENCH_CP="$PWD/dataplane-agent/target/test-classes:$PWD/dataplane-agent/target/classes:$(cat "$TMP/test.cp")"
 

@@ -182,13 +182,8 @@ final class AgentBenchmark {
     private void endpointChanges(KernelSandbox sandbox, ControlPlane cp) throws Exception {
         Path logs = Files.createTempDirectory(sandbox.id + "-apply-logs");
         int adminPort = freePort();
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(agentJvmFlags);
-        cmd.addAll(List.of("-cp", agentClassPath, "io.mocket.agent.Agent", "--control-plane", cp.target(),
-                "--node-name", "node-0", "--pin-root", sandbox.bpffs.resolve("apply").toString(), "--cgroup",
-                sandbox.cgroup.toString(), "--admin-address", "127.0.0.1", "--admin-port",
-                Integer.toString(adminPort)));
+        List<String> cmd = agentCommand(agentJvmFlags, cp, "node-0", sandbox.bpffs.resolve("apply"), sandbox,
+                adminPort);
         // {commit-to-ACK, agent total, decode, pass wall, pass CPU, desired, plan, pass writes, decode CPU,
         //  cleanup writes, cleanup wall, GC during the apply}
         List<long[]> samples = new ArrayList<>();
@@ -339,8 +334,8 @@ final class AgentBenchmark {
             for (int r = 1; r <= rounds; r++) {
                 for (int v = 0; v < memoryVariants.size(); v++) {
                     // Each variant keeps its own pins: round 1 starts empty, later rounds adopt.
-                    List<String> cmd = agentCommand(memoryVariants.get(v), cp, sandbox.bpffs.resolve("variant-" + v),
-                            sandbox, adminPort);
+                    List<String> cmd = agentCommand(memoryVariants.get(v), cp, "node-1",
+                            sandbox.bpffs.resolve("variant-" + v), sandbox, adminPort);
                     Path log = logs.resolve("variant-" + v + "-" + r + ".log");
                     long t0 = System.nanoTime();
                     Process p = start(cmd, log);
@@ -454,13 +449,14 @@ final class AgentBenchmark {
         return b.toString();
     }
 
-    private List<String> agentCommand(List<String> jvmFlags, ControlPlane cp, Path pinRoot, KernelSandbox sandbox,
-                                      int adminPort) {
+    /** The agent process as a node runs it: the packaged jar's class path, these JVM flags, this node. */
+    private List<String> agentCommand(List<String> jvmFlags, ControlPlane cp, String nodeName, Path pinRoot,
+                                      KernelSandbox sandbox, int adminPort) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmFlags);
         cmd.addAll(List.of("-cp", agentClassPath, "io.mocket.agent.Agent", "--control-plane", cp.target(),
-                "--node-name", "node-1", "--pin-root", pinRoot.toString(), "--cgroup", sandbox.cgroup.toString(),
+                "--node-name", nodeName, "--pin-root", pinRoot.toString(), "--cgroup", sandbox.cgroup.toString(),
                 "--admin-address", "127.0.0.1", "--admin-port", Integer.toString(adminPort)));
         return cmd;
     }
@@ -480,12 +476,7 @@ final class AgentBenchmark {
         Path pinRoot = sandbox.bpffs.resolve("proc");
         Path logs = Files.createTempDirectory(sandbox.id + "-logs");
         int adminPort = freePort();
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(agentJvmFlags);
-        cmd.addAll(List.of("-cp", agentClassPath, "io.mocket.agent.Agent", "--control-plane", cp.target(),
-                "--node-name", "node-1", "--pin-root", pinRoot.toString(), "--cgroup", sandbox.cgroup.toString(),
-                "--admin-address", "127.0.0.1", "--admin-port", Integer.toString(adminPort)));
+        List<String> cmd = agentCommand(agentJvmFlags, cp, "node-1", pinRoot, sandbox, adminPort);
         try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
             // First start: empty pins, full sync from the control plane.
             long t0 = System.nanoTime();
@@ -540,12 +531,7 @@ final class AgentBenchmark {
                     Arrays.toString(restarts.stream().mapToLong(r -> r[1]).toArray()));
         } finally {
             stopChildren();
-            try (var files = Files.list(logs)) {
-                for (Path f : files.toList()) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            Files.deleteIfExists(logs);
+            deleteLogs(logs);
         }
     }
 
