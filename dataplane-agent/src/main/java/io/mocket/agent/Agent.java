@@ -110,7 +110,7 @@ public final class Agent implements AutoCloseable {
                 maps.services()), new M(LoadBalancerMaps.ENDPOINT, maps.endpoints()),
                 new M(LoadBalancerMaps.BACKEND, maps.backends()), new M(LoadBalancerMaps.REVERSE_NAT, maps.reverseNat()),
                 new M(LoadBalancerMaps.CONNECTION, maps.connections())}) {
-            t.sample("mocket_agent_map_entries", Map.of("map", m.name()), m.map().keys().size());
+            t.sample("mocket_agent_map_entries", Map.of("map", m.name()), m.map().count());
             t.sample("mocket_agent_map_capacity", Map.of("map", m.name()), m.map().map().maxEntries());
         }
     }

@@ -89,8 +89,8 @@ final class DebugState {
         occupancy.put(LoadBalancerMaps.SERVICE, occupancy(services.size(), maps.services()));
         occupancy.put(LoadBalancerMaps.ENDPOINT, occupancy(endpoints.size(), maps.endpoints()));
         occupancy.put(LoadBalancerMaps.BACKEND, occupancy(backends.size(), maps.backends()));
-        occupancy.put(LoadBalancerMaps.REVERSE_NAT, occupancy(maps.reverseNat().keys().size(), maps.reverseNat()));
-        occupancy.put(LoadBalancerMaps.CONNECTION, occupancy(maps.connections().keys().size(), maps.connections()));
+        occupancy.put(LoadBalancerMaps.REVERSE_NAT, occupancy(maps.reverseNat().count(), maps.reverseNat()));
+        occupancy.put(LoadBalancerMaps.CONNECTION, occupancy(maps.connections().count(), maps.connections()));
 
         Map<Integer, List<String>> frontendsById = new TreeMap<>();
         frontends.entrySet().stream()

@@ -41,25 +41,38 @@ final class ResourceDecoder {
         this.maxResourceBytes = maxResourceBytes;
     }
 
-    /** Decodes and checks one resource of {@code kind}. */
+    /** Decodes and checks one resource of {@code kind} (a generated message: tests, and other sources). */
     NodeState.Entry<?> decode(ResourceKind kind, Resource resource) throws InvalidResourceException {
-        String name = resource.getName();
+        return decode(kind, resource.getName(), resource.getVersion(), resource.hasResource(),
+                resource.getResource().getTypeUrlBytes(), resource.getResource().getValue());
+    }
+
+    /** Decodes and checks resource {@code i} of a response of {@code kind}. */
+    NodeState.Entry<?> decode(ResourceKind kind, DeltaResponse response, int i) throws InvalidResourceException {
+        return decode(kind, response.name(i), response.version(i), response.hasPayload(i), response.payloadTypeUrl(i),
+                response.payload(i));
+    }
+
+    /**
+     * Decodes and checks one resource of {@code kind}: its name and version, whether it has a payload, and the
+     * payload's type URL (UTF-8) and bytes.
+     */
+    private NodeState.Entry<?> decode(ResourceKind kind, String name, String version, boolean hasPayload,
+                                      ByteString typeUrl, ByteString bytes) throws InvalidResourceException {
         if (name.isEmpty()) {
             throw new InvalidResourceException("(unnamed " + kind.typeUrl() + ")", "resource has no name");
         }
-        if (!resource.hasResource()) {
+        if (!hasPayload) {
             throw new InvalidResourceException(name, "resource has no payload");
         }
-        String typeUrl = resource.getResource().getTypeUrl();
-        if (!typeUrl.isEmpty() && !typeUrl.equals(kind.typeUrl())) {
-            throw new InvalidResourceException(name, "payload is " + typeUrl + " in a " + kind.typeUrl() + " response");
+        if (!typeUrl.isEmpty() && !typeUrl.equals(kind.typeUrlBytes())) {
+            throw new InvalidResourceException(name, "payload is " + typeUrl.toStringUtf8() + " in a " + kind.typeUrl()
+                    + " response");
         }
-        ByteString bytes = resource.getResource().getValue();
         if (bytes.size() > maxResourceBytes) {
             throw new InvalidResourceException(name, "payload of " + bytes.size() + " bytes exceeds the agent's limit of "
                     + maxResourceBytes + " bytes (raise --max-resource-bytes if this is intended)");
         }
-        String version = resource.getVersion();
         return switch (kind) {
             case ADDRESS -> {
                 KnownWorkload read = WorkloadReader.read(name, version, bytes, pool, localities);

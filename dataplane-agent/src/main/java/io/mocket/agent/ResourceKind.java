@@ -11,13 +11,20 @@ public enum ResourceKind {
     AUTHORIZATION("type.googleapis.com/istio.security.Authorization");
 
     private final String typeUrl;
+    private final com.google.protobuf.ByteString typeUrlBytes;
 
     ResourceKind(String typeUrl) {
         this.typeUrl = typeUrl;
+        this.typeUrlBytes = com.google.protobuf.ByteString.copyFromUtf8(typeUrl);
     }
 
     public String typeUrl() {
         return typeUrl;
+    }
+
+    /** The type URL in UTF-8, to compare with one received without decoding it. */
+    com.google.protobuf.ByteString typeUrlBytes() {
+        return typeUrlBytes;
     }
 
     /** The kind served under a type URL, if the agent knows it. */

@@ -63,6 +63,8 @@ final class WorkloadReader {
                               Map<ByteString, Locality> localities) throws InvalidResourceException {
         try {
             CodedInputStream in = payload.newCodedInput();
+            // Views, not copies, of the payload's parts: the payload is immutable (a view of the response's bytes).
+            in.enableAliasing(true);
             ByteString workload = null;
             for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
                 if (tag == tag(ADDRESS_WORKLOAD, WireFormat.WIRETYPE_LENGTH_DELIMITED)
@@ -70,11 +72,16 @@ final class WorkloadReader {
                     workload = in.readBytes();
                 } else if (WireFormat.getTagFieldNumber(tag) <= 2) {
                     return null; // a service, or a workload sent twice (merged): the generated code decides
-                } else {
-                    in.skipField(tag);
+                } else if (!in.skipField(tag)) {
+                    return null; // an end-group tag: malformed, the generated parser reports it
                 }
             }
-            return workload == null ? null : workload(name, version, workload.newCodedInput(), pool, localities);
+            if (workload == null) {
+                return null;
+            }
+            CodedInputStream w = workload.newCodedInput();
+            w.enableAliasing(true);
+            return workload(name, version, w, pool, localities);
         } catch (IOException e) {
             return null; // malformed: the generated parser reports it as it always did
         }
@@ -129,7 +136,7 @@ final class WorkloadReader {
                         return null; // sent twice: merged field by field
                     }
                     // Most workloads share a few localities: look the bytes up before decoding them.
-                    ByteString raw = in.readBytes();
+                    ByteString raw = in.readBytes(); // a view of the response's bytes
                     locality = localities.get(raw);
                     if (locality == null) {
                         locality = locality(raw.newCodedInput(), pool);
@@ -139,7 +146,8 @@ final class WorkloadReader {
                         if (localities.size() >= LOCALITIES_KEPT) {
                             localities.clear();
                         }
-                        localities.put(raw, locality);
+                        // A copy: the view would keep the whole response alive.
+                        localities.put(ByteString.copyFrom(raw.toByteArray()), locality);
                     }
                 }
                 case SERVICES -> {
@@ -149,11 +157,17 @@ final class WorkloadReader {
                     if (services == null) {
                         services = new LinkedHashMap<>();
                     }
-                    if (!serviceEntry(in.readBytes().newCodedInput(), services, pool)) {
+                    int limit = in.pushLimit(in.readRawVarint32());
+                    if (!serviceEntry(in, services, pool)) {
+                        return null;
+                    }
+                    in.popLimit(limit);
+                }
+                default -> {
+                    if (!in.skipField(tag)) {
                         return null;
                     }
                 }
-                default -> in.skipField(tag);
             }
             if (uid == null || wName == null || namespace == null || network == null || trustDomain == null
                     || serviceAccount == null || node == null || canonicalName == null || workloadName == null
@@ -231,14 +245,14 @@ final class WorkloadReader {
                 key = in.readStringRequireUtf8();
             } else if (field == 2 && delimited && !sawValue) {
                 sawValue = true;
-                ports = portList(in.readBytes().newCodedInput());
+                int limit = in.pushLimit(in.readRawVarint32());
+                ports = portList(in);
                 if (ports == null) {
                     return false;
                 }
-            } else if (field == 1 || field == 2) {
+                in.popLimit(limit);
+            } else if (field == 1 || field == 2 || !in.skipField(tag)) {
                 return false;
-            } else {
-                in.skipField(tag);
             }
         }
         into.put(key, ports);
@@ -250,25 +264,22 @@ final class WorkloadReader {
         List<KnownWorkload.KnownPort> ports = new ArrayList<>(2);
         for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
             if (tag == tag(1, WireFormat.WIRETYPE_LENGTH_DELIMITED)) {
-                CodedInputStream port = in.readBytes().newCodedInput();
+                int limit = in.pushLimit(in.readRawVarint32());
                 int servicePort = 0;
                 int targetPort = 0;
-                for (int t = port.readTag(); t != 0; t = port.readTag()) {
+                for (int t = in.readTag(); t != 0; t = in.readTag()) {
                     if (t == tag(1, WireFormat.WIRETYPE_VARINT)) {
-                        servicePort = port.readUInt32();
+                        servicePort = in.readUInt32();
                     } else if (t == tag(2, WireFormat.WIRETYPE_VARINT)) {
-                        targetPort = port.readUInt32();
-                    } else if (WireFormat.getTagFieldNumber(t) <= 2) {
+                        targetPort = in.readUInt32();
+                    } else if (WireFormat.getTagFieldNumber(t) <= 2 || !in.skipField(t)) {
                         return null;
-                    } else {
-                        port.skipField(t);
                     }
                 }
+                in.popLimit(limit);
                 ports.add(new KnownWorkload.KnownPort(servicePort, targetPort));
-            } else if (WireFormat.getTagFieldNumber(tag) == 1) {
+            } else if (WireFormat.getTagFieldNumber(tag) == 1 || !in.skipField(tag)) {
                 return null;
-            } else {
-                in.skipField(tag);
             }
         }
         return ports.isEmpty() ? List.of() : List.copyOf(ports);

@@ -5,7 +5,6 @@ import com.google.protobuf.Value;
 import io.mocket.api.xds.DeltaDiscoveryRequest;
 import io.mocket.api.xds.DeltaDiscoveryResponse;
 import io.mocket.api.xds.Node;
-import io.mocket.api.xds.Resource;
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -70,6 +69,9 @@ public final class XdsClient implements AutoCloseable {
     private static final int INVALID_ARGUMENT = Status.Code.INVALID_ARGUMENT.value();
     private static final java.lang.management.ThreadMXBean THREADS =
             java.lang.management.ManagementFactory.getThreadMXBean();
+    /** The JVM's collectors, looked up once (the lookup builds new beans every time). */
+    private static final List<java.lang.management.GarbageCollectorMXBean> COLLECTORS =
+            List.copyOf(java.lang.management.ManagementFactory.getGarbageCollectorMXBeans());
     static final int EXCHANGES_KEPT = 64;
 
     /** What a response's answer waits for: the data path applying the store's generation. */
@@ -168,7 +170,7 @@ public final class XdsClient implements AutoCloseable {
     private final ManagedChannel channel;
     private final ExecutorService callbacks;
     private final ScheduledExecutorService timer;
-    private final MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> method;
+    private final MethodDescriptor<DeltaDiscoveryRequest, DeltaResponse> method;
     /**
      * {@link System#nanoTime()} when the last response, received whole, started to be parsed: its arrival. Set and
      * read on the callback thread (gRPC parses a message on the executor that then hands it to the stream).
@@ -202,16 +204,17 @@ public final class XdsClient implements AutoCloseable {
                 .maxInboundMessageSize(256 << 20)
                 .build();
         MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> ads = DELTA_ADS;
-        MethodDescriptor.Marshaller<DeltaDiscoveryResponse> parser = ads.getResponseMarshaller();
-        // The same method, with the response's arrival noted before its parse (the parse is part of applying it).
-        this.method = ads.toBuilder(ads.getRequestMarshaller(), new MethodDescriptor.Marshaller<DeltaDiscoveryResponse>() {
+        MethodDescriptor.Marshaller<DeltaResponse> parser = DeltaResponse.MARSHALLER;
+        // The same method, its responses read as DeltaResponse (the bytes once, no per-resource messages), with the
+        // response's arrival noted before its parse (the parse is part of applying it).
+        this.method = ads.toBuilder(ads.getRequestMarshaller(), new MethodDescriptor.Marshaller<DeltaResponse>() {
             @Override
-            public InputStream stream(DeltaDiscoveryResponse value) {
+            public InputStream stream(DeltaResponse value) {
                 return parser.stream(value);
             }
 
             @Override
-            public DeltaDiscoveryResponse parse(InputStream stream) {
+            public DeltaResponse parse(InputStream stream) {
                 parseStartedNanos = System.nanoTime();
                 parseStartedCpuNanos = THREADS.getCurrentThreadCpuTime();
                 parseStartedGcMillis = gcMillis();
@@ -279,20 +282,20 @@ public final class XdsClient implements AutoCloseable {
     }
 
     /** Applies one response and arranges its answer. Runs on the callback thread, one response at a time. */
-    private void handle(Stream stream, DeltaDiscoveryResponse response) {
+    private void handle(Stream stream, DeltaResponse response) {
         long arrived = parseStartedNanos;
         long arrivedCpu = parseStartedCpuNanos;
         long arrivedGc = parseStartedGcMillis;
         if (!stream.isCurrent()) {
             return;
         }
-        ResourceKind kind = ResourceKind.ofTypeUrl(response.getTypeUrl()).orElse(null);
+        ResourceKind kind = ResourceKind.ofTypeUrl(response.typeUrl()).orElse(null);
         if (kind == null) {
             stream.send(DeltaDiscoveryRequest.newBuilder()
-                    .setTypeUrl(response.getTypeUrl())
-                    .setResponseNonce(response.getNonce())
+                    .setTypeUrl(response.typeUrl())
+                    .setResponseNonce(response.nonce())
                     .setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(INVALID_ARGUMENT)
-                            .setMessage("the agent did not subscribe to " + response.getTypeUrl()))
+                            .setMessage("the agent did not subscribe to " + response.typeUrl()))
                     .build());
             return;
         }
@@ -303,20 +306,18 @@ public final class XdsClient implements AutoCloseable {
         }
         boolean first = stream.answered.add(kind);
         Map<String, String> problems = new LinkedHashMap<>();
-        List<NodeState.Entry<?>> upserts = new ArrayList<>(response.getResourcesCount());
-        List<String> names = new ArrayList<>(response.getResourcesCount());
-        for (Resource r : response.getResourcesList()) {
-            names.add(r.getName());
+        int count = response.resourceCount();
+        List<NodeState.Entry<?>> upserts = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
             try {
-                upserts.add(decoder.decode(kind, r));
+                upserts.add(decoder.decode(kind, response, i));
             } catch (InvalidResourceException e) {
                 problems.put(e.resourceName(), e.problem());
             }
         }
         // The answer waits for the data path; it keeps only the names, not the response with every payload, so
         // a full push's bytes are garbage while the reconciler works on it.
-        Received received = new Received(response.getNonce(), List.copyOf(names), response.getRemovedResourcesList(),
-                arrived);
+        Received received = new Received(response.nonce(), response.names(), response.removedResources(), arrived);
         long generation = state.apply(new NodeState.Update(kind, upserts, received.removed(), first));
         long decoded = System.nanoTime();
         double decodeCpu = (THREADS.getCurrentThreadCpuTime() - arrivedCpu) / 1e9;
@@ -332,8 +333,7 @@ public final class XdsClient implements AutoCloseable {
     /** The collectors' accumulated time (for the serial collector, pauses of every thread). */
     private static long gcMillis() {
         long ms = 0;
-        for (java.lang.management.GarbageCollectorMXBean gc
-                : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+        for (java.lang.management.GarbageCollectorMXBean gc : COLLECTORS) {
             ms += Math.max(0, gc.getCollectionTime());
         }
         return ms;
@@ -444,7 +444,7 @@ public final class XdsClient implements AutoCloseable {
     }
 
     /** One ADS stream. */
-    private final class Stream implements ClientResponseObserver<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+    private final class Stream implements ClientResponseObserver<DeltaDiscoveryRequest, DeltaResponse> {
         final long id;
         final Set<ResourceKind> answered = EnumSet.noneOf(ResourceKind.class);
         final Map<ResourceKind, Integer> initialVersions = new java.util.concurrent.ConcurrentHashMap<>();
@@ -487,15 +487,15 @@ public final class XdsClient implements AutoCloseable {
         }
 
         @Override
-        public void onNext(DeltaDiscoveryResponse response) {
+        public void onNext(DeltaResponse response) {
             try {
                 handle(this, response);
             } catch (RuntimeException e) {
                 // A bug here must not kill the stream silently: answer with the error and keep the last state.
-                log.log(System.Logger.Level.ERROR, "xDS response " + response.getNonce() + " could not be handled", e);
+                log.log(System.Logger.Level.ERROR, "xDS response " + response.nonce() + " could not be handled", e);
                 send(DeltaDiscoveryRequest.newBuilder()
-                        .setTypeUrl(response.getTypeUrl())
-                        .setResponseNonce(response.getNonce())
+                        .setTypeUrl(response.typeUrl())
+                        .setResponseNonce(response.nonce())
                         .setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(Status.Code.INTERNAL.value())
                                 .setMessage("the agent failed to apply the response: " + e))
                         .build());

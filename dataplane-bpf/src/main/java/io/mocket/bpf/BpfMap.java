@@ -23,6 +23,8 @@ public final class BpfMap implements AutoCloseable {
 
     private final Libbpf libbpf;
     private final String name;
+    /** "map <name>", made once: errno checks name the map on every call. */
+    private final String label;
     private final int fd;
     private final boolean ownsFd;
     private final int type;
@@ -42,6 +44,7 @@ public final class BpfMap implements AutoCloseable {
             this.valueSize = info.get(JAVA_INT, 12);
             this.maxEntries = info.get(JAVA_INT, 16);
             this.name = name != null ? name : info.asSlice(24, 16).getString(0);
+            this.label = "map " + this.name;
         } catch (RuntimeException e) {
             if (ownsFd) {
                 Libc.close(fd);
@@ -125,7 +128,7 @@ public final class BpfMap implements AutoCloseable {
 
     /** Writes one element; {@code flags} is one of the UPDATE_ constants. */
     void update(MemorySegment key, MemorySegment value, long flags) {
-        Libbpf.check(libbpf.mapUpdate(fd, key, value, flags), "bpf_map_update_elem", "map " + name);
+        Libbpf.check(libbpf.mapUpdate(fd, key, value, flags), "bpf_map_update_elem", label);
     }
 
     /** Reads one element into {@code value}; false if the key is absent. */
@@ -134,7 +137,7 @@ public final class BpfMap implements AutoCloseable {
         if (rc == -Errno.ENOENT.number()) {
             return false;
         }
-        Libbpf.check(rc, "bpf_map_lookup_elem", "map " + name);
+        Libbpf.check(rc, "bpf_map_lookup_elem", label);
         return true;
     }
 
@@ -144,7 +147,7 @@ public final class BpfMap implements AutoCloseable {
         if (rc == -Errno.ENOENT.number()) {
             return false;
         }
-        Libbpf.check(rc, "bpf_map_lookup_and_delete_elem", "map " + name);
+        Libbpf.check(rc, "bpf_map_lookup_and_delete_elem", label);
         return true;
     }
 
@@ -154,7 +157,7 @@ public final class BpfMap implements AutoCloseable {
         if (rc == -Errno.ENOENT.number()) {
             return false;
         }
-        Libbpf.check(rc, "bpf_map_delete_elem", "map " + name);
+        Libbpf.check(rc, "bpf_map_delete_elem", label);
         return true;
     }
 
@@ -164,7 +167,7 @@ public final class BpfMap implements AutoCloseable {
         if (rc == -Errno.ENOENT.number()) {
             return false;
         }
-        Libbpf.check(rc, "bpf_map_get_next_key", "map " + name);
+        Libbpf.check(rc, "bpf_map_get_next_key", label);
         return true;
     }
 
@@ -185,7 +188,7 @@ public final class BpfMap implements AutoCloseable {
         if (rc == -Errno.ENOSPC.number()) {
             return -1;
         }
-        Libbpf.check(rc, "bpf_map_lookup_batch", "map " + name);
+        Libbpf.check(rc, "bpf_map_lookup_batch", label);
         return count.get(JAVA_INT, 0);
     }
 
@@ -197,7 +200,7 @@ public final class BpfMap implements AutoCloseable {
         opts.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, flags);
         int rc = libbpf.mapUpdateBatch(fd, keys, values, count, opts);
         if (rc < 0) {
-            throw BpfException.withDetail("bpf_map_update_batch", "map " + name, -rc,
+            throw BpfException.withDetail("bpf_map_update_batch", label, -rc,
                     count.get(JAVA_INT, 0) + " of " + n + " elements were written");
         }
     }
@@ -208,7 +211,7 @@ public final class BpfMap implements AutoCloseable {
         count.set(JAVA_INT, 0, n);
         int rc = libbpf.mapDeleteBatch(fd, keys, count, batchOpts(arena));
         if (rc < 0 && rc != -Errno.ENOENT.number()) {
-            throw BpfException.withDetail("bpf_map_delete_batch", "map " + name, -rc,
+            throw BpfException.withDetail("bpf_map_delete_batch", label, -rc,
                     count.get(JAVA_INT, 0) + " of " + n + " elements were deleted");
         }
         return count.get(JAVA_INT, 0);

@@ -340,6 +340,8 @@ class SocketLoadBalancerTest {
         assertEquals(1, slots.keySet().stream().filter(k -> k.serviceId() == SVC_DNS).count(),
                 "also those of a service switched in a batch: " + slots);
         assertTrue(slots.containsKey(new EndpointKey(SVC_TCP, now.revision(), 0, 0)), slots.toString());
+        assertEquals(slots.size(), lb.maps().endpoints().count(), "count() walks the same keys as entries()");
+        assertEquals(lb.maps().endpoints().keys().size(), lb.maps().endpoints().count());
 
         lb.maps().replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY, List.of(List.of(a, b)));
     }
