@@ -205,7 +205,7 @@ public final class AgentMetrics {
                 + " the answer sent, after the data path applied them, by type");
         applies.forEach((k, a) -> a.write(t, k.typeUrl()));
         t.family("mocket_agent_last_apply_seconds", "gauge", "The last xDS response of a type: arrival to answer"
-                + " (total), and of that, parse and store update (decode) and the CPU time of its thread in it"
+                + " (total), and of that, parse and store update (decode) and the CPU time of its threads in it"
                 + " (decode_cpu), and the garbage collections from arrival to answer (gc)");
         t.family("mocket_agent_last_apply_generation", "gauge", "The store generation the last response of a type"
                 + " produced");

@@ -139,8 +139,20 @@ record ReconcilePlan(List<Step> steps, Map<String, Map<String, String>> failures
                 }
             }
         }
-        Set<Integer> pointedAt = new HashSet<>(kernel.frontends.values());
-        IntPredicate busyServiceIds = id -> kernel.services.containsKey(id) || pointedAt.contains(id);
+        // Ids frontends point at, gathered only when a new id is to be chosen (a pass that only moves backends
+        // assigns none: every service port already has its id).
+        var pointedAt = new Object() {
+            Set<Integer> ids;
+        };
+        IntPredicate busyServiceIds = id -> {
+            if (kernel.services.containsKey(id)) {
+                return true;
+            }
+            if (pointedAt.ids == null) {
+                pointedAt.ids = new HashSet<>(kernel.frontends.values());
+            }
+            return pointedAt.ids.contains(id);
+        };
         IntPredicate busyBackendIds = kernel.backends::containsKey;
         // The id of ports.get(i) is ids[i] (a map keyed by the service port would hash all of its members).
         int[] ids = new int[ports.size()];

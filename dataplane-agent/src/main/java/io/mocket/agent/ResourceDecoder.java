@@ -20,8 +20,8 @@ import java.util.Map;
  * Workloads and services come out as the store's compact records ({@link KnownWorkload}, {@link KnownService}):
  * the decoded message is garbage as soon as the next resource is decoded, instead of living, with all the
  * others of a large push, until the whole response is in the store (a push of 10,000 workloads then filled the
- * young generation many times over with messages that all survived). Not thread-safe: one decoder per thread
- * (the xDS client's callback thread).
+ * young generation many times over with messages that all survived). Thread-safe: the xDS client decodes the
+ * two halves of a large response on two threads with one decoder.
  */
 final class ResourceDecoder {
 
@@ -32,7 +32,8 @@ final class ResourceDecoder {
     /** Shares the repeated strings and lists of the records this decoder makes. */
     private final Interner pool = new Interner();
     /** Locality encodings already decoded, to their interned message. */
-    private final Map<ByteString, io.mocket.api.istio.workload.Locality> localities = new java.util.HashMap<>();
+    private final Map<ByteString, io.mocket.api.istio.workload.Locality> localities =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     ResourceDecoder(int maxResourceBytes) {
         if (maxResourceBytes <= 0) {

@@ -423,6 +423,11 @@ final class AgentBenchmark {
         sleep(Duration.ofSeconds(3));
         long rssAfterGc = status(p.pid(), "VmRSS");
         String heap = KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.heap_info");
+        if (Boolean.getBoolean("mocket.bench.histogram")) {
+            // What the live heap holds (-Dmocket.bench.histogram=true in BENCH_JAVA_OPTS): the 40 largest classes.
+            System.err.println(KernelSandbox.runQuietly(jcmd, Long.toString(p.pid()), "GC.class_histogram")
+                    .lines().limit(44).collect(java.util.stream.Collectors.joining("\n")));
+        }
         return new Memory(rss, anon, file, hwm, rssAfterGc, heap);
     }
 

@@ -229,13 +229,21 @@ final class KernelSandbox implements AutoCloseable {
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             p.getOutputStream().close();
+            // Read while it runs: an output larger than the pipe would otherwise block it until the timeout.
+            java.util.concurrent.CompletableFuture<byte[]> out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return p.getInputStream().readAllBytes();
+                } catch (IOException e) {
+                    return e.toString().getBytes(StandardCharsets.UTF_8);
+                }
+            });
             if (!p.waitFor(20, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 return new String[]{"-1", "timed out"};
             }
             return new String[]{Integer.toString(p.exitValue()),
-                    new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)};
-        } catch (IOException e) {
+                    new String(out.get(5, TimeUnit.SECONDS), StandardCharsets.UTF_8)};
+        } catch (IOException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             return new String[]{"-1", e.toString()};
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -175,6 +175,40 @@ class XdsClientTest {
     }
 
     @Test
+    void aLargePushIsDecodedOnTwoThreadsWithTheResultAndTheNackOfOne() {
+        controlPlane.start();
+        int pods = XdsClient.PARALLEL_DECODE_MIN * 2 + 1;
+        List<Object> push = new java.util.ArrayList<>();
+        push.add(web());
+        for (int i = 0; i < pods; i++) {
+            Workload w = member(pod("default", "big-" + i, "node-1", "r1/z1",
+                    List.of("10.1." + (i / 250) + "." + (i % 250 + 1))), WEB).build();
+            if (i == 7 || i == pods - 3) { // one bad workload in each half of the response
+                w = w.toBuilder().clearAddresses().addAddresses(ByteString.copyFrom(new byte[]{10, 1, 0, 1, 9}))
+                        .build();
+            }
+            push.add(w);
+        }
+        controlPlane.commit(push, Set.of());
+        connect(XdsClient.DataPath.NONE);
+
+        await("the push is answered", () -> !exchanges(1, ResourceKind.ADDRESS).isEmpty());
+        XdsClient.Exchange first = exchanges(1, ResourceKind.ADDRESS).getFirst();
+        assertEquals(pods + 1, first.resources());
+        assertTrue(first.nack().startsWith("rejected 2 of " + (pods + 1) + " resources: "), first.nack());
+        assertTrue(first.nack().contains(podName("default", "big-7")) && first.nack().contains(
+                podName("default", "big-" + (pods - 3))) && first.nack().contains("5 bytes"), first.nack());
+        NodeState.Snapshot s = state.snapshot();
+        assertEquals(pods - 2, s.workloads().size());
+        assertFalse(s.workloads().containsKey(podName("default", "big-7")));
+        assertEquals(pods - 2, s.membersOf(WEB).size(), "every good pod of both halves is a member of web");
+        KnownWorkload last = s.workloads().get(podName("default", "big-" + (pods - 1)));
+        assertEquals("10.1." + ((pods - 1) / 250) + "." + ((pods - 1) % 250 + 1),
+                last.addresses().getFirst().getHostAddress());
+        assertTrue(metrics.scrape().contains("part=\"decode_cpu\""), "the decode CPU of both threads is reported");
+    }
+
+    @Test
     void anAddressWithNeitherWorkloadNorServiceAndAnOversizedResourceAreNacked() {
         controlPlane.start();
         XdsResource empty = XdsResource.of(ResourceType.ADDRESS, "default/empty", List.of(),

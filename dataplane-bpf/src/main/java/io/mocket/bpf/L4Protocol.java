@@ -18,10 +18,11 @@ public enum L4Protocol {
 
     /** The protocol of a number. */
     public static L4Protocol of(int number) {
-        for (L4Protocol p : values()) {
-            if (p.number == number) {
-                return p;
-            }
+        if (number == TCP.number) {
+            return TCP; // decoded for every frontend key read back: no copy of values() per call
+        }
+        if (number == UDP.number) {
+            return UDP;
         }
         throw new IllegalArgumentException("not a balanced protocol: " + number);
     }
