@@ -92,10 +92,40 @@ public final class TypedMap<K, V> {
     }
 
     /**
-     * How many keys the map holds now, walked like {@link #keys()} without decoding them (for gauges: a map of
-     * 20,000 elements is counted with no object per element).
+     * How many elements the map holds now (for gauges): read with batch lookups of 1,024 elements into one
+     * buffer, nothing decoded, so a map of 20,000 elements costs about 20 calls and no object per element. A
+     * map type without batch lookups is walked key by key.
      */
     public int count() {
+        int capacity = 1024;
+        try (Arena arena = Arena.ofConfined()) {
+            long tokenSize = Math.max(8, keyCodec.byteSize());
+            MemorySegment inBatch = arena.allocate(tokenSize, 8);
+            MemorySegment outBatch = arena.allocate(tokenSize, 8);
+            MemorySegment in = MemorySegment.NULL;
+            MemorySegment keys = arena.allocate(keyCodec.layout(), capacity);
+            MemorySegment values = arena.allocate(valueCodec.layout(), capacity);
+            boolean[] done = {false};
+            int total = 0;
+            for (int round = 0; !done[0] && round <= map.maxEntries(); round++) {
+                int n = map.lookupBatch(in, outBatch, keys, values, capacity, done, arena);
+                if (n < 0) {
+                    capacity *= 4; // one hash bucket holds more than the buffer: retry from the same token
+                    keys = arena.allocate(keyCodec.layout(), capacity);
+                    values = arena.allocate(valueCodec.layout(), capacity);
+                    continue;
+                }
+                total += n;
+                MemorySegment.copy(outBatch, 0, inBatch, 0, tokenSize);
+                in = inBatch;
+            }
+            return total;
+        } catch (BpfException e) {
+            return countByWalking();
+        }
+    }
+
+    int countByWalking() {
         int n = 0;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment current = arena.allocate(keyCodec.layout());

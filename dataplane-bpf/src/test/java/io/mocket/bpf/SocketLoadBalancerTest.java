@@ -342,6 +342,23 @@ class SocketLoadBalancerTest {
         assertTrue(slots.containsKey(new EndpointKey(SVC_TCP, now.revision(), 0, 0)), slots.toString());
         assertEquals(slots.size(), lb.maps().endpoints().count(), "count() walks the same keys as entries()");
         assertEquals(lb.maps().endpoints().keys().size(), lb.maps().endpoints().count());
+        assertEquals(lb.maps().endpoints().count(), lb.maps().endpoints().countByWalking(),
+                "the key walk (for map types without batch lookups) counts the same");
+        assertEquals(lb.maps().connections().entries().size(), lb.maps().connections().count());
+        // More elements than one batch of count() holds: 3,000 backends beyond the test's own, then gone again.
+        int before = lb.maps().backends().count();
+        Map<BackendKey, BackendValue> many = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < 3_000; i++) {
+            many.put(new BackendKey(900_000 + i), new BackendValue(ip("198.18." + (i / 250) + "." + (i % 250 + 1)), true));
+        }
+        lb.maps().backends().putAll(many);
+        try {
+            assertEquals(before + 3_000, lb.maps().backends().count());
+            assertEquals(before + 3_000, lb.maps().backends().countByWalking());
+        } finally {
+            lb.maps().backends().removeAll(many.keySet());
+        }
+        assertEquals(before, lb.maps().backends().count());
 
         lb.maps().replaceBackends(SVC_TCP, LbMode.UNSPECIFIED, HealthPolicy.ONLY_HEALTHY, List.of(List.of(a, b)));
     }
