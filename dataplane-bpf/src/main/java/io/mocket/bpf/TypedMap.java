@@ -77,17 +77,7 @@ public final class TypedMap<K, V> {
     /** Every key, walked with get_next_key (a key deleted meanwhile may restart the walk in the kernel). */
     public List<K> keys() {
         List<K> keys = new ArrayList<>();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment current = arena.allocate(keyCodec.layout());
-            MemorySegment next = arena.allocate(keyCodec.layout());
-            MemorySegment prev = MemorySegment.NULL;
-            // Bounded: a walk never yields more keys than the map can hold, even if it is changing.
-            for (int i = 0; i <= map.maxEntries() && map.nextKey(prev, next); i++) {
-                keys.add(keyCodec.decode(next));
-                MemorySegment.copy(next, 0, current, 0, keyCodec.byteSize());
-                prev = current;
-            }
-        }
+        walkKeys(key -> keys.add(keyCodec.decode(key)));
         return keys;
     }
 
@@ -97,7 +87,56 @@ public final class TypedMap<K, V> {
      * map type without batch lookups is walked key by key.
      */
     public int count() {
-        int capacity = 1024;
+        int[] total = {0};
+        try {
+            lookupAll(1024, (keys, values, n) -> total[0] += n);
+            return total[0];
+        } catch (BpfException e) {
+            return countByWalking();
+        }
+    }
+
+    int countByWalking() {
+        int[] n = {0};
+        walkKeys(key -> n[0]++);
+        return n[0];
+    }
+
+    /** A snapshot of all elements, read with batch lookups (kernel 5.6+). */
+    public Map<K, V> entries() {
+        Map<K, V> result = new LinkedHashMap<>();
+        lookupAll(256, (keys, values, n) -> {
+            for (int i = 0; i < n; i++) {
+                result.put(keyCodec.decode(keys.asSlice(i * keyCodec.byteSize(), keyCodec.byteSize())),
+                        valueCodec.decode(values.asSlice(i * valueCodec.byteSize(), valueCodec.byteSize())));
+            }
+        });
+        return result;
+    }
+
+    /** Hands each key of a get_next_key walk to {@code each}, as raw bytes valid during the call. */
+    private void walkKeys(java.util.function.Consumer<MemorySegment> each) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment current = arena.allocate(keyCodec.layout());
+            MemorySegment next = arena.allocate(keyCodec.layout());
+            MemorySegment prev = MemorySegment.NULL;
+            // Bounded: a walk never yields more keys than the map can hold, even if it is changing.
+            for (int i = 0; i <= map.maxEntries() && map.nextKey(prev, next); i++) {
+                each.accept(next);
+                MemorySegment.copy(next, 0, current, 0, keyCodec.byteSize());
+                prev = current;
+            }
+        }
+    }
+
+    /** A batch of elements as the kernel wrote them: {@code n} keys and values, valid during the call. */
+    @FunctionalInterface
+    private interface Batch {
+        void accept(MemorySegment keys, MemorySegment values, int n);
+    }
+
+    /** Reads every element with batch lookups of up to {@code capacity} elements (kernel 5.6+), batch by batch. */
+    private void lookupAll(int capacity, Batch batch) {
         try (Arena arena = Arena.ofConfined()) {
             long tokenSize = Math.max(8, keyCodec.byteSize());
             MemorySegment inBatch = arena.allocate(tokenSize, 8);
@@ -106,7 +145,6 @@ public final class TypedMap<K, V> {
             MemorySegment keys = arena.allocate(keyCodec.layout(), capacity);
             MemorySegment values = arena.allocate(valueCodec.layout(), capacity);
             boolean[] done = {false};
-            int total = 0;
             for (int round = 0; !done[0] && round <= map.maxEntries(); round++) {
                 int n = map.lookupBatch(in, outBatch, keys, values, capacity, done, arena);
                 if (n < 0) {
@@ -115,58 +153,11 @@ public final class TypedMap<K, V> {
                     values = arena.allocate(valueCodec.layout(), capacity);
                     continue;
                 }
-                total += n;
-                MemorySegment.copy(outBatch, 0, inBatch, 0, tokenSize);
-                in = inBatch;
-            }
-            return total;
-        } catch (BpfException e) {
-            return countByWalking();
-        }
-    }
-
-    int countByWalking() {
-        int n = 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment current = arena.allocate(keyCodec.layout());
-            MemorySegment next = arena.allocate(keyCodec.layout());
-            MemorySegment prev = MemorySegment.NULL;
-            for (int i = 0; i <= map.maxEntries() && map.nextKey(prev, next); i++) {
-                n++;
-                MemorySegment.copy(next, 0, current, 0, keyCodec.byteSize());
-                prev = current;
-            }
-        }
-        return n;
-    }
-
-    /** A snapshot of all elements, read with batch lookups (kernel 5.6+). */
-    public Map<K, V> entries() {
-        Map<K, V> result = new LinkedHashMap<>();
-        int capacity = 256;
-        try (Arena arena = Arena.ofConfined()) {
-            long tokenSize = Math.max(8, keyCodec.byteSize());
-            MemorySegment inBatch = arena.allocate(tokenSize, 8);
-            MemorySegment outBatch = arena.allocate(tokenSize, 8);
-            MemorySegment in = MemorySegment.NULL;
-            boolean[] done = {false};
-            for (int round = 0; !done[0] && round <= map.maxEntries(); round++) {
-                MemorySegment keys = arena.allocate(keyCodec.layout(), capacity);
-                MemorySegment values = arena.allocate(valueCodec.layout(), capacity);
-                int n = map.lookupBatch(in, outBatch, keys, values, capacity, done, arena);
-                if (n < 0) {
-                    capacity *= 4; // one hash bucket holds more than the buffer: retry from the same token
-                    continue;
-                }
-                for (int i = 0; i < n; i++) {
-                    result.put(keyCodec.decode(keys.asSlice(i * keyCodec.byteSize(), keyCodec.byteSize())),
-                            valueCodec.decode(values.asSlice(i * valueCodec.byteSize(), valueCodec.byteSize())));
-                }
+                batch.accept(keys, values, n);
                 MemorySegment.copy(outBatch, 0, inBatch, 0, tokenSize);
                 in = inBatch;
             }
         }
-        return result;
     }
 
     /** Writes many elements in one batch update (kernel 5.6+); BPF_ANY semantics. */
