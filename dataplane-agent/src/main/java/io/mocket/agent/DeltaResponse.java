@@ -187,27 +187,18 @@ final class DeltaResponse {
 
     private static byte[] readAll(InputStream stream) throws IOException {
         try (stream) {
-            if (stream instanceof KnownLength) {
-                int size = stream.available();
-                byte[] buf = new byte[size];
-                int n = 0;
-                while (n < size) {
-                    int r = stream.read(buf, n, size - n);
-                    if (r < 0) {
-                        break;
-                    }
-                    n += r;
-                }
-                if (n == size && stream.read() < 0) {
-                    return buf;
-                }
-                // The length was not the whole message after all: fall through with what was read.
-                java.io.ByteArrayOutputStream rest = new java.io.ByteArrayOutputStream(n * 2 + 64);
-                rest.write(buf, 0, n);
-                stream.transferTo(rest);
-                return rest.toByteArray();
+            if (!(stream instanceof KnownLength)) {
+                return stream.readAllBytes();
             }
-            return stream.readAllBytes();
+            // gRPC knows the message's length: one array of that size, no growing copies.
+            byte[] whole = stream.readNBytes(stream.available());
+            byte[] rest = stream.readAllBytes();
+            if (rest.length == 0) {
+                return whole;
+            }
+            byte[] joined = Arrays.copyOf(whole, whole.length + rest.length);
+            System.arraycopy(rest, 0, joined, whole.length, rest.length);
+            return joined;
         }
     }
 

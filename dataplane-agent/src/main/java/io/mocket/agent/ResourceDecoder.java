@@ -3,7 +3,6 @@ package io.mocket.agent;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
-import io.mocket.api.xds.Resource;
 import io.mocket.api.istio.security.Authorization;
 import io.mocket.api.istio.workload.Address;
 import io.mocket.api.istio.workload.NetworkAddress;
@@ -40,12 +39,6 @@ final class ResourceDecoder {
             throw new IllegalArgumentException("maxResourceBytes must be positive, got " + maxResourceBytes);
         }
         this.maxResourceBytes = maxResourceBytes;
-    }
-
-    /** Decodes and checks one resource of {@code kind} (a generated message: tests, and other sources). */
-    NodeState.Entry<?> decode(ResourceKind kind, Resource resource) throws InvalidResourceException {
-        return decode(kind, resource.getName(), resource.getVersion(), resource.hasResource(),
-                resource.getResource().getTypeUrlBytes(), resource.getResource().getValue());
     }
 
     /** Decodes and checks resource {@code i} of a response of {@code kind}. */

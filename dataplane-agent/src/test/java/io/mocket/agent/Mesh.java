@@ -101,4 +101,11 @@ final class Mesh {
     static String version(com.google.protobuf.Message m) {
         return Integer.toHexString(m.hashCode());
     }
+
+    /** Decodes one resource the way the agent does: as the only resource of a delta response's bytes. */
+    static NodeState.Entry<?> decodeOne(ResourceDecoder decoder, ResourceKind kind, io.mocket.api.xds.Resource resource)
+            throws InvalidResourceException {
+        return decoder.decode(kind, DeltaResponse.of(io.mocket.api.xds.DeltaDiscoveryResponse.newBuilder()
+                .setTypeUrl(kind.typeUrl()).addResources(resource).build()), 0);
+    }
 }

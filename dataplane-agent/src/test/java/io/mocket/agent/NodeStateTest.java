@@ -96,7 +96,7 @@ class NodeStateTest {
 
     private static NodeState.Entry<?> decoded(ResourceDecoder decoder, String name, String version, Workload w) {
         try {
-            return decoder.decode(ResourceKind.ADDRESS, io.mocket.api.xds.Resource.newBuilder()
+            return Mesh.decodeOne(decoder, ResourceKind.ADDRESS, io.mocket.api.xds.Resource.newBuilder()
                     .setName(name).setVersion(version).setResource(com.google.protobuf.Any.newBuilder()
                             .setTypeUrl(ResourceKind.ADDRESS.typeUrl()).setValue(io.mocket.api.istio.workload.Address
                                     .newBuilder().setWorkload(w).build().toByteString())).build());

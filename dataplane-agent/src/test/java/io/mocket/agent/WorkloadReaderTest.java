@@ -143,11 +143,11 @@ class WorkloadReaderTest {
                 "service key 'no-slash' is not '<namespace>/<hostname>'");
         assertRefused(decoder, good.toBuilder().putServices("default/x", PortList.newBuilder().addPorts(Port
                 .newBuilder().setServicePort(80).setTargetPort(70_000)).build()).build(), "80->70000 is out of range");
-        InvalidResourceException truncated = assertThrows(InvalidResourceException.class, () -> decoder.decode(
+        InvalidResourceException truncated = assertThrows(InvalidResourceException.class, () -> Mesh.decodeOne(decoder,
                 ResourceKind.ADDRESS, resource(address(good).substring(0, 20))));
         assertTrue(truncated.problem().startsWith("payload is not a valid " + ResourceKind.ADDRESS.typeUrl()),
                 truncated.problem());
-        InvalidResourceException utf8 = assertThrows(InvalidResourceException.class, () -> decoder.decode(
+        InvalidResourceException utf8 = assertThrows(InvalidResourceException.class, () -> Mesh.decodeOne(decoder,
                 ResourceKind.ADDRESS, resource(badUtf8Uid())));
         assertTrue(utf8.problem().contains("UTF-8"), utf8.problem());
     }
@@ -155,7 +155,7 @@ class WorkloadReaderTest {
     @Test
     void theDecoderGivesTheCompactRecord() throws Exception {
         ResourceDecoder decoder = new ResourceDecoder(ResourceDecoder.DEFAULT_MAX_RESOURCE_BYTES);
-        NodeState.Entry<?> e = decoder.decode(ResourceKind.ADDRESS, resource(address(full())));
+        NodeState.Entry<?> e = Mesh.decodeOne(decoder, ResourceKind.ADDRESS, resource(address(full())));
         KnownWorkload w = assertInstanceOf(KnownWorkload.class, e.value());
         assertEquals(reference(address(full())), w);
     }
@@ -174,7 +174,7 @@ class WorkloadReaderTest {
 
     private static void assertRefused(ResourceDecoder decoder, Workload w, String problem) {
         InvalidResourceException e = assertThrows(InvalidResourceException.class,
-                () -> decoder.decode(ResourceKind.ADDRESS, resource(address(w))));
+                () -> Mesh.decodeOne(decoder, ResourceKind.ADDRESS, resource(address(w))));
         assertEquals(NAME, e.resourceName());
         assertTrue(e.problem().contains(problem), e.problem());
     }
