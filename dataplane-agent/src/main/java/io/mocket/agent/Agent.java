@@ -166,16 +166,7 @@ public final class Agent implements AutoCloseable {
         log.log(System.Logger.Level.INFO, "agent stopped; the kernel keeps balancing with what it holds");
     }
 
-    /**
-     * gRPC's Netty checks for Java Flight Recorder to emit its allocator events, which loads about a hundred JFR
-     * classes into every agent; the agent records nothing with JFR, so the check is skipped unless asked for.
-     */
-    static final String NETTY_JFR_PROPERTY = "io.grpc.netty.shaded.io.netty.jfr.enabled";
-
     public static void main(String[] args) {
-        if (System.getProperty(NETTY_JFR_PROPERTY) == null) {
-            System.setProperty(NETTY_JFR_PROPERTY, "false");
-        }
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -107,8 +107,14 @@ public record AgentConfig(String controlPlane, String nodeName, String podIp, St
             }
             locality = Optional.of(l.build());
         }
+        String controlPlane = values.getOrDefault("--control-plane", "localhost:15110");
+        try {
+            AdsConnection.Target.parse(controlPlane);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--control-plane (MOCKET_CONTROL_PLANE): " + e.getMessage());
+        }
         return new AgentConfig(
-                values.getOrDefault("--control-plane", "localhost:15110"),
+                controlPlane,
                 node,
                 values.getOrDefault("--pod-ip", "127.0.0.1"),
                 values.getOrDefault("--pod-name", "mocket-agent-" + node),

@@ -5,13 +5,8 @@ import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.WireFormat;
-import io.grpc.KnownLength;
-import io.grpc.MethodDescriptor;
-import io.grpc.Status;
 import io.mocket.api.xds.DeltaDiscoveryResponse;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -41,24 +36,6 @@ final class DeltaResponse {
     private static final int ANY_TYPE_URL = 1;
     private static final int ANY_VALUE = 2;
     private static final int DELIMITED = WireFormat.WIRETYPE_LENGTH_DELIMITED;
-
-    /** Reads responses off the wire into this form (gRPC calls it on the stream's executor). */
-    static final MethodDescriptor.Marshaller<DeltaResponse> MARSHALLER = new MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(DeltaResponse value) {
-            return new ByteArrayInputStream(value.bytes);
-        }
-
-        @Override
-        public DeltaResponse parse(InputStream stream) {
-            try {
-                return DeltaResponse.parse(readAll(stream));
-            } catch (IOException e) {
-                throw Status.INTERNAL.withDescription("the control plane's response is not a DeltaDiscoveryResponse: "
-                        + e.getMessage()).withCause(e).asRuntimeException();
-            }
-        }
-    };
 
     private final byte[] bytes;
     private final String typeUrl;
@@ -183,23 +160,6 @@ final class DeltaResponse {
 
     private static int tag(int field) {
         return field << 3 | DELIMITED;
-    }
-
-    private static byte[] readAll(InputStream stream) throws IOException {
-        try (stream) {
-            if (!(stream instanceof KnownLength)) {
-                return stream.readAllBytes();
-            }
-            // gRPC knows the message's length: one array of that size, no growing copies.
-            byte[] whole = stream.readNBytes(stream.available());
-            byte[] rest = stream.readAllBytes();
-            if (rest.length == 0) {
-                return whole;
-            }
-            byte[] joined = Arrays.copyOf(whole, whole.length + rest.length);
-            System.arraycopy(rest, 0, joined, whole.length, rest.length);
-            return joined;
-        }
     }
 
     String typeUrl() {

@@ -3,19 +3,8 @@ package io.mocket.agent;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import io.mocket.api.xds.DeltaDiscoveryRequest;
-import io.mocket.api.xds.DeltaDiscoveryResponse;
 import io.mocket.api.xds.Node;
-import io.grpc.CallOptions;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
-import io.grpc.ManagedChannel;
-import io.grpc.MethodDescriptor;
-import io.grpc.Status;
-import io.grpc.protobuf.ProtoUtils;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientCalls;
-import io.grpc.stub.ClientResponseObserver;
-import java.io.InputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -48,6 +37,9 @@ import java.util.stream.Collectors;
  * reconnects with exponential backoff and jitter, declaring in {@code initial_resource_versions} what it
  * holds, so the control plane sends only what changed meanwhile, and removals in {@code removed_resources}.
  *
+ * <p>The stream is a gRPC call on the agent's own HTTP/2 connection ({@link AdsConnection}), not on a general gRPC
+ * stack: one call to one server is all the agent makes.
+ *
  * <p>Threading: responses are handled one at a time on the client's own thread; answers go out in
  * response order from whichever thread completes the data path's future.
  */
@@ -58,15 +50,13 @@ public final class XdsClient implements AutoCloseable {
      * Envoy's delta ADS method, called with the agent's own copies of its messages ({@code mocket/xds/v1/delta.proto},
      * the same on the wire), so the agent does not load the Envoy API.
      */
-    static final MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> DELTA_ADS =
-            MethodDescriptor.<DeltaDiscoveryRequest, DeltaDiscoveryResponse>newBuilder()
-                    .setType(MethodDescriptor.MethodType.BIDI_STREAMING)
-                    .setFullMethodName(MethodDescriptor.generateFullMethodName(
-                            "envoy.service.discovery.v3.AggregatedDiscoveryService", "DeltaAggregatedResources"))
-                    .setRequestMarshaller(ProtoUtils.marshaller(DeltaDiscoveryRequest.getDefaultInstance()))
-                    .setResponseMarshaller(ProtoUtils.marshaller(DeltaDiscoveryResponse.getDefaultInstance()))
-                    .build();
-    private static final int INVALID_ARGUMENT = Status.Code.INVALID_ARGUMENT.value();
+    static final String DELTA_ADS_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
+    /** A full push of a large mesh is one message: 11,000 resources are a few MiB. */
+    static final int MAX_RESPONSE_BYTES = 256 << 20;
+    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    static final Duration KEEPALIVE_TIME = Duration.ofSeconds(30);
+    static final Duration KEEPALIVE_TIMEOUT = Duration.ofSeconds(10);
+    private static final int INVALID_ARGUMENT = AdsConnection.INVALID_ARGUMENT;
     private static final java.lang.management.ThreadMXBean THREADS =
             java.lang.management.ManagementFactory.getThreadMXBean();
     /** The JVM's collectors, looked up once (the lookup builds new beans every time). */
@@ -95,7 +85,7 @@ public final class XdsClient implements AutoCloseable {
     /**
      * How to reach the control plane and who this node is.
      *
-     * @param target           gRPC target of the control plane, e.g. "localhost:15110"
+     * @param target           where the control plane serves delta ADS: host:port, e.g. "localhost:15110"
      * @param node             the xDS node (id and metadata) sent on every stream's first requests
      * @param initialBackoff   first reconnect delay
      * @param maxBackoff       longest reconnect delay
@@ -104,7 +94,7 @@ public final class XdsClient implements AutoCloseable {
     public record Settings(String target, Node node, Duration initialBackoff, Duration maxBackoff,
                            int maxResourceBytes) {
         public Settings {
-            Objects.requireNonNull(target, "target");
+            AdsConnection.Target.parse(Objects.requireNonNull(target, "target"));
             Objects.requireNonNull(node, "node");
             if (initialBackoff.isNegative() || initialBackoff.isZero() || maxBackoff.compareTo(initialBackoff) < 0) {
                 throw new IllegalArgumentException("backoff must be positive and max >= initial: " + initialBackoff
@@ -172,21 +162,12 @@ public final class XdsClient implements AutoCloseable {
     private final DataPath dataPath;
     private final AgentMetrics metrics;
     private final ResourceDecoder decoder;
-    private final ManagedChannel channel;
+    private final AdsConnection.Target target;
     private final ExecutorService callbacks;
     /** Decodes the second half of large responses; null on a single core. */
     private final ExecutorService decodeHelper;
+    /** Reconnects and the connection's keepalive. */
     private final ScheduledExecutorService timer;
-    private final MethodDescriptor<DeltaDiscoveryRequest, DeltaResponse> method;
-    /**
-     * {@link System#nanoTime()} when the last response, received whole, started to be parsed: its arrival. Set and
-     * read on the callback thread (gRPC parses a message on the executor that then hands it to the stream).
-     */
-    private long parseStartedNanos;
-    /** The callback thread's CPU time at that moment. */
-    private long parseStartedCpuNanos;
-    /** The collectors' accumulated pause time at that moment. */
-    private long parseStartedGcMillis;
     private final ArrayDeque<Exchange> exchanges = new ArrayDeque<>();
     private volatile IntConsumer answered = resources -> { };
     private Stream current;
@@ -204,32 +185,8 @@ public final class XdsClient implements AutoCloseable {
         this.decodeHelper = Runtime.getRuntime().availableProcessors() < 2 ? null
                 : Executors.newSingleThreadExecutor(Thread.ofPlatform().name("mocket-xds-decode").daemon().factory());
         this.timer = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().name("mocket-xds-reconnect").daemon().factory());
-        this.channel = Grpc.newChannelBuilder(settings.target(), InsecureChannelCredentials.create())
-                .executor(callbacks)
-                .keepAliveTime(30, TimeUnit.SECONDS)
-                .keepAliveTimeout(10, TimeUnit.SECONDS)
-                // A full push of a large mesh is one message: 11,000 resources are a few MiB.
-                .maxInboundMessageSize(256 << 20)
-                .build();
-        MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> ads = DELTA_ADS;
-        MethodDescriptor.Marshaller<DeltaResponse> parser = DeltaResponse.MARSHALLER;
-        // The same method, its responses read as DeltaResponse (the bytes once, no per-resource messages), with the
-        // response's arrival noted before its parse (the parse is part of applying it).
-        this.method = ads.toBuilder(ads.getRequestMarshaller(), new MethodDescriptor.Marshaller<DeltaResponse>() {
-            @Override
-            public InputStream stream(DeltaResponse value) {
-                return parser.stream(value);
-            }
-
-            @Override
-            public DeltaResponse parse(InputStream stream) {
-                parseStartedNanos = System.nanoTime();
-                parseStartedCpuNanos = THREADS.getCurrentThreadCpuTime();
-                parseStartedGcMillis = gcMillis();
-                return parser.parse(stream);
-            }
-        }).build();
+                Thread.ofPlatform().name("mocket-xds-timer").daemon().factory());
+        this.target = AdsConnection.Target.parse(settings.target());
     }
 
     /** Opens the first stream; later ones open by themselves until {@link #close()}. */
@@ -276,7 +233,13 @@ public final class XdsClient implements AutoCloseable {
         metrics.xdsStreamOpened();
         log.log(System.Logger.Level.INFO, "xDS stream {0} to {1} as {2}", stream.id, settings.target(),
                 settings.node().getId());
-        ClientCalls.asyncBidiStreamingCall(channel.newCall(method, CallOptions.DEFAULT), stream);
+        try {
+            stream.connection = AdsConnection.open(target, DELTA_ADS_PATH, stream, MAX_RESPONSE_BYTES,
+                    CONNECT_TIMEOUT, KEEPALIVE_TIME, KEEPALIVE_TIMEOUT, timer);
+        } catch (AdsConnection.CallException e) {
+            ended(stream, e);
+            return;
+        }
         NodeState.Snapshot held = state.snapshot();
         for (ResourceKind kind : ResourceKind.values()) {
             Map<String, String> versions = held.versions(kind);
@@ -290,11 +253,14 @@ public final class XdsClient implements AutoCloseable {
         }
     }
 
-    /** Applies one response and arranges its answer. Runs on the callback thread, one response at a time. */
-    private void handle(Stream stream, DeltaResponse response) {
-        long arrived = parseStartedNanos;
-        long arrivedCpu = parseStartedCpuNanos;
-        long arrivedGc = parseStartedGcMillis;
+    /**
+     * Applies one response and arranges its answer. Runs on the callback thread, one response at a time.
+     *
+     * @param arrived    {@link System#nanoTime()} when the response had been received whole
+     * @param arrivedCpu the callback thread's CPU time before the response was parsed
+     * @param arrivedGc  the collectors' accumulated pause time then
+     */
+    private void handle(Stream stream, DeltaResponse response, long arrived, long arrivedCpu, long arrivedGc) {
         if (!stream.isCurrent()) {
             return;
         }
@@ -452,7 +418,7 @@ public final class XdsClient implements AutoCloseable {
             delayMs = ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1);
         }
         log.log(System.Logger.Level.WARNING, "xDS stream {0} to {1} ended ({2}); reconnecting in {3} ms", stream.id,
-                settings.target(), error == null ? "closed by the server" : Status.fromThrowable(error), delayMs);
+                settings.target(), error == null ? "closed by the server" : error.toString(), delayMs);
         try {
             timer.schedule(this::connect, delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -474,27 +440,21 @@ public final class XdsClient implements AutoCloseable {
             stream.cancel();
         }
         timer.shutdownNow();
-        channel.shutdownNow();
-        try {
-            channel.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
         callbacks.shutdownNow();
         if (decodeHelper != null) {
             decodeHelper.shutdownNow();
         }
     }
 
-    /** One ADS stream. */
-    private final class Stream implements ClientResponseObserver<DeltaDiscoveryRequest, DeltaResponse> {
+    /** One ADS stream: a gRPC call on its own connection. */
+    private final class Stream implements AdsConnection.Listener {
         final long id;
         final Set<ResourceKind> answered = EnumSet.noneOf(ResourceKind.class);
         final Map<ResourceKind, Integer> initialVersions = new java.util.concurrent.ConcurrentHashMap<>();
         /** The chain of answers, so they go out in response order. */
         CompletableFuture<Void> answers = CompletableFuture.completedFuture(null);
-        private ClientCallStreamObserver<DeltaDiscoveryRequest> requests;
-        private boolean done;
+        /** Set once the connection is open, before any request is sent. */
+        volatile AdsConnection connection;
 
         Stream(long id) {
             this.id = id;
@@ -506,62 +466,72 @@ public final class XdsClient implements AutoCloseable {
             }
         }
 
-        @Override
-        public void beforeStart(ClientCallStreamObserver<DeltaDiscoveryRequest> requestStream) {
-            this.requests = requestStream;
-        }
-
         synchronized void send(DeltaDiscoveryRequest request) {
-            if (done) {
+            AdsConnection c = connection;
+            if (c == null || c.isClosed()) {
                 return;
             }
             try {
-                requests.onNext(request);
-            } catch (RuntimeException e) {
-                log.log(System.Logger.Level.DEBUG, "xDS stream " + id + ": request not sent", e);
+                c.send(request.toByteArray());
+            } catch (AdsConnection.CallException e) {
+                log.log(System.Logger.Level.DEBUG, "xDS stream " + id + ": request not sent: " + e);
             }
         }
 
-        synchronized void cancel() {
-            if (!done) {
-                done = true;
-                requests.cancel("the agent is shutting down", null);
+        void cancel() {
+            AdsConnection c = connection;
+            if (c != null) {
+                c.cancel("the agent is shutting down");
             }
         }
 
+        /** On the connection's reader thread: the response is parsed and applied on the callback thread. */
         @Override
-        public void onNext(DeltaResponse response) {
+        public void onMessage(byte[] message, long receivedNanos) {
             try {
-                handle(this, response);
+                callbacks.execute(() -> received(message, receivedNanos));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing
+            }
+        }
+
+        private void received(byte[] message, long receivedNanos) {
+            long cpu = THREADS.getCurrentThreadCpuTime();
+            long gc = gcMillis();
+            DeltaResponse response;
+            try {
+                response = DeltaResponse.parse(message);
+            } catch (InvalidProtocolBufferException e) {
+                log.log(System.Logger.Level.ERROR, "xDS stream " + id + ": the control plane's response is not a"
+                        + " DeltaDiscoveryResponse (" + e.getMessage() + "); reconnecting");
+                AdsConnection c = connection;
+                if (c != null) {
+                    c.cancel("the control plane's response is not a DeltaDiscoveryResponse: " + e.getMessage());
+                }
+                return;
+            }
+            try {
+                handle(this, response, receivedNanos, cpu, gc);
             } catch (RuntimeException e) {
                 // A bug here must not kill the stream silently: answer with the error and keep the last state.
                 log.log(System.Logger.Level.ERROR, "xDS response " + response.nonce() + " could not be handled", e);
                 send(DeltaDiscoveryRequest.newBuilder()
                         .setTypeUrl(response.typeUrl())
                         .setResponseNonce(response.nonce())
-                        .setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(Status.Code.INTERNAL.value())
+                        .setErrorDetail(io.mocket.api.xds.Status.newBuilder().setCode(AdsConnection.INTERNAL)
                                 .setMessage("the agent failed to apply the response: " + e))
                         .build());
             }
         }
 
+        /** The call ended (on the reader thread, or the thread that cancelled it); handled after queued responses. */
         @Override
-        public void onError(Throwable t) {
-            synchronized (this) {
-                done = true;
+        public void onClose(AdsConnection.CallException failure) {
+            try {
+                callbacks.execute(() -> ended(this, failure));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing
             }
-            ended(this, t);
-        }
-
-        @Override
-        public void onCompleted() {
-            synchronized (this) {
-                if (!done) {
-                    done = true;
-                    requests.onCompleted();
-                }
-            }
-            ended(this, null);
         }
     }
 }

@@ -98,5 +98,9 @@ class AgentStartupTest {
         Outcome bad = run(Map.of("NODE_NAME", "n1"), "--admin-port", "http");
         assertEquals(Agent.EXIT_USAGE, bad.code());
         assertTrue(bad.err().contains("--admin-port must be a number, got 'http'"), bad.err());
+        Outcome noPort = run(Map.of("NODE_NAME", "n1", "MOCKET_CONTROL_PLANE", "mocket-control-plane.istio-system.svc"));
+        assertEquals(Agent.EXIT_USAGE, noPort.code());
+        assertTrue(noPort.err().contains("--control-plane (MOCKET_CONTROL_PLANE): control plane address"
+                + " 'mocket-control-plane.istio-system.svc' is not host:port"), noPort.err());
     }
 }

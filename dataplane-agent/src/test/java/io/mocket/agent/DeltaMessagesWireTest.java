@@ -79,9 +79,9 @@ class DeltaMessagesWireTest {
 
     @Test
     void theMethodIsEnvoysDeltaAds() {
-        assertEquals(AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod().getFullMethodName(),
-                XdsClient.DELTA_ADS.getFullMethodName());
-        assertEquals(AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod().getType(),
-                XdsClient.DELTA_ADS.getType());
+        assertEquals("/" + AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod().getFullMethodName(),
+                XdsClient.DELTA_ADS_PATH);
+        assertEquals(io.grpc.MethodDescriptor.MethodType.BIDI_STREAMING,
+                AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod().getType());
     }
 }
