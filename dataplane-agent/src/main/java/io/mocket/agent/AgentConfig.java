@@ -26,7 +26,7 @@ public record AgentConfig(String controlPlane, String nodeName, String podIp, St
 
     private static final List<Option> OPTIONS = List.of(
             new Option("--control-plane", "MOCKET_CONTROL_PLANE", "localhost:15110",
-                    "control plane xDS address (plaintext delta ADS)"),
+                    "control plane xDS address, host:port (plaintext delta ADS)"),
             new Option("--node-name", "NODE_NAME", null, "Kubernetes node this agent runs on (required)"),
             new Option("--pod-ip", "POD_IP", "127.0.0.1", "this agent's pod IP, part of the xDS node id"),
             new Option("--pod-name", "POD_NAME", "mocket-agent-<node name>", "this agent's pod name, part of the node id"),
