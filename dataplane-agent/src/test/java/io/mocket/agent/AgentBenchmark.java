@@ -53,7 +53,7 @@ final class AgentBenchmark {
      */
     static final List<String> SHIPPED_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:+UseCompactObjectHeaders", "-Xms8m",
             "-Xmx96m", "-Xmn3m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=10", "-XX:-ShrinkHeapInSteps",
-            "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=16m", "-Xss512k", "-XX:MaxMetaspaceSize=64m",
+            "-XX:TrimNativeHeapInterval=5000", "-XX:ReservedCodeCacheSize=16m", "-Xss512k", "-XX:MaxMetaspaceSize=64m",
             "-XX:MaxDirectMemorySize=32m", "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow");
 
