@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 export JAVA_HOME
 [ "$(id -u)" = 0 ] || { echo "bench-agent: needs root (mounts bpffs and cgroup2, loads BPF programs)" >&2; exit 2; }
-ROUNDS=${1:-15}
+ROUNDS=${1:-25}  # 3 of them warm-up; C2 needs more than 9 rounds to be measured warm
 TMP=$(mktemp -d -t mkbench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
