@@ -696,15 +696,19 @@ final class AdsConnection implements AutoCloseable {
             return;
         }
         if (now - lastReadNanos >= time.toNanos()) {
-            try {
-                synchronized (out) {
-                    writeFrame(PING, 0, 0, new byte[8], 0, 8);
-                    out.flush();
+            // The PING is written on a thread of its own: a write stuck on a full socket buffer holds the output and
+            // must not hold the scheduler (which also reconnects) with it; the timeout above still fires.
+            pingSentNanos = now;
+            Thread.ofPlatform().daemon().name("mocket-xds-ping").start(() -> {
+                try {
+                    synchronized (out) {
+                        writeFrame(PING, 0, 0, new byte[8], 0, 8);
+                        out.flush();
+                    }
+                } catch (IOException e) {
+                    fail(new CallException(UNAVAILABLE, "keepalive PING to the control plane failed: " + e, e));
                 }
-                pingSentNanos = now;
-            } catch (IOException e) {
-                fail(new CallException(UNAVAILABLE, "keepalive PING to the control plane failed: " + e, e));
-            }
+            });
         }
     }
 
