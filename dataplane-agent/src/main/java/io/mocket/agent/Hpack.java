@@ -131,7 +131,7 @@ final class Hpack {
     }
 
     /** An integer with an N-bit prefix (RFC 7541 5.1); {@code flags} are the first octet's bits above the prefix. */
-    static void writeInteger(ByteArrayOutputStream out, int flags, int prefixBits, int value) {
+    private static void writeInteger(ByteArrayOutputStream out, int flags, int prefixBits, int value) {
         int max = (1 << prefixBits) - 1;
         if (value < max) {
             out.write(flags | value);

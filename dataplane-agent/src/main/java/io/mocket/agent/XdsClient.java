@@ -466,7 +466,8 @@ public final class XdsClient implements AutoCloseable {
             }
         }
 
-        synchronized void send(DeltaDiscoveryRequest request) {
+        /** Sends on the stream's connection, which keeps whole messages apart; nothing once it has closed. */
+        void send(DeltaDiscoveryRequest request) {
             AdsConnection c = connection;
             if (c == null || c.isClosed()) {
                 return;
