@@ -50,7 +50,7 @@ import java.util.regex.Pattern;
  * speed. Every run has a duration and a deadline; the cluster is removed at the end, on error and on
  * interruption.
  *
- * <p>Usage: {@code DatapathBenchmark [--rounds 5] [--seconds 5] [--threads 2] [--connections 32]
+ * <p>Usage: {@code DatapathBenchmark [--rounds 11] [--seconds 4] [--threads 2] [--connections 32]
  * [--iperf-rounds 3] [--iperf-seconds 3] [--paths all] [--output BENCHMARKS-datapath.md]
  * [--command "<how it was run>"]}. {@code --paths direct,mocket} measures only those paths (to profile one path
  * at a time); the verdicts against the targets need every path.
@@ -81,7 +81,7 @@ public final class DatapathBenchmark {
                    String server, List<DataPath> paths, Path output, String command) {
 
         static Options parse(String[] args) {
-            Map<String, String> values = new java.util.HashMap<>(Map.of("--rounds", "5", "--seconds", "5",
+            Map<String, String> values = new java.util.HashMap<>(Map.of("--rounds", "11", "--seconds", "4",
                     "--threads", "2", "--connections", "32", "--iperf-rounds", "3", "--iperf-seconds", "3",
                     "--server", "java", "--paths", "all", "--output", "BENCHMARKS-datapath.md", "--command",
                     "DatapathBenchmark"));
