@@ -85,9 +85,12 @@ public final class DatapathBenchmark {
                     "--threads", "2", "--connections", "32", "--iperf-rounds", "3", "--iperf-seconds", "3",
                     "--server", "java", "--paths", "all", "--output", "BENCHMARKS-datapath.md", "--command",
                     "DatapathBenchmark"));
-            for (int i = 0; i + 1 < args.length; i += 2) {
+            for (int i = 0; i < args.length; i += 2) {
                 if (!values.containsKey(args[i])) {
                     throw new IllegalArgumentException("unknown option " + args[i] + "; options: " + values.keySet());
+                }
+                if (i + 1 == args.length) {
+                    throw new IllegalArgumentException("option " + args[i] + " needs a value");
                 }
                 values.put(args[i], args[i + 1]);
             }
@@ -117,6 +120,10 @@ public final class DatapathBenchmark {
             if (paths.size() != wanted.size()) {
                 throw new IllegalArgumentException("--paths all or a comma-separated subset of "
                         + java.util.Arrays.stream(DataPath.values()).map(DataPath::label).toList() + ", not " + spec);
+            }
+            if (!paths.contains(DataPath.DIRECT)) {
+                throw new IllegalArgumentException("--paths " + spec + " lacks direct: every ratio is to the baseline,"
+                        + " add it (for example --paths direct," + spec + ")");
             }
             return paths;
         }

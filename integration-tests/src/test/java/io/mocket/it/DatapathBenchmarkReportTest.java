@@ -1,6 +1,7 @@
 package io.mocket.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mocket.it.DatapathBenchmark.Interval;
@@ -62,5 +63,17 @@ class DatapathBenchmarkReportTest {
                 DatapathBenchmark.verdict(spanning, 0.97));
         assertEquals("0.990 x, interval 0.980-1.000 (met by the median; too few rounds for a 95 % interval)",
                 DatapathBenchmark.verdict(List.of(0.98, 1.0, 0.99), 0.97));
+    }
+
+    @Test
+    void optionsRefuseAPathListWithoutTheBaselineAndAnOptionWithoutValue() {
+        IllegalArgumentException noBaseline = assertThrows(IllegalArgumentException.class,
+                () -> DatapathBenchmark.Options.parse(new String[] {"--paths", "mocket"}));
+        assertTrue(noBaseline.getMessage().contains("--paths direct,mocket"), noBaseline.getMessage());
+        IllegalArgumentException noValue = assertThrows(IllegalArgumentException.class,
+                () -> DatapathBenchmark.Options.parse(new String[] {"--rounds", "3", "--seconds"}));
+        assertEquals("option --seconds needs a value", noValue.getMessage());
+        assertEquals(List.of(DatapathBenchmark.DataPath.DIRECT, DatapathBenchmark.DataPath.MOCKET),
+                DatapathBenchmark.Options.parse(new String[] {"--paths", "mocket,direct"}).paths());
     }
 }
